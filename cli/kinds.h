@@ -1,0 +1,33 @@
+/* kinds.h: how the CLI turns a kind's arguments (positional words, --name VALUE
+   options, or one JSON object per line of `submit --from`) into a JobSpec. One
+   file per kind (cli/kind_<name>.c) registers itself with CN_CLI_KIND. */
+#ifndef CN_CLI_KINDS_H
+#define CN_CLI_KINDS_H
+
+#include "json.h"
+#include "util.h"
+
+#include <stdbool.h>
+
+typedef struct cn_cli_kind {
+    const char *name;
+    /* Names of positional arguments in order, NULL-terminated. With repeat_last,
+       each extra positional word makes one more job (download URL URL ...). */
+    const char *const *positional;
+    bool repeat_last;
+    const char *usage;   /* one line for --help */
+    /* Builds the packed spec message and the serial key (malloc'd, may stay NULL)
+       from args. Returns 0 or CN_EINVAL with a detail (cn_err). */
+    int (*build)(const cn_json_obj_t *args, cn_buf_t *spec, char **serial_key);
+    struct cn_cli_kind *next;
+} cn_cli_kind_t;
+
+void cn_cli_kind_register(cn_cli_kind_t *k);
+const cn_cli_kind_t *cn_cli_kind_find(const char *name);
+const cn_cli_kind_t *cn_cli_kind_next(const cn_cli_kind_t *prev);
+
+#define CN_CLI_KIND(var)                                                   \
+    static void cn_cli_kind_reg_##var(void) __attribute__((constructor)); \
+    static void cn_cli_kind_reg_##var(void) { cn_cli_kind_register(&(var)); }
+
+#endif

@@ -1,0 +1,78 @@
+/* rocks.h: the one module that includes rocksdb/c.h. A thin, typed wrapper over
+   a RocksDB database with named column families: open (read-write with a folder
+   lock, or read-only / secondary), batches, gets, iterators, checkpoints, SST
+   files and ingestion. shard.c (append-only shards), the coordinator's queue
+   store and the merged store are built on it. Thread-safe as RocksDB is. */
+#ifndef CN_ROCKS_H
+#define CN_ROCKS_H
+
+#include "util.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct cn_rocks cn_rocks_t;
+typedef struct cn_rocks_batch cn_rocks_batch_t;
+typedef struct cn_rocks_iter cn_rocks_iter_t;
+
+typedef struct {
+    bool read_only;          /* no lock; sees the data as of open (see refresh) */
+    bool create;             /* create the database and missing families */
+    bool bulk;               /* tuned for bulk loading (larger memtables) */
+    size_t block_cache_mb;   /* 0: default */
+} cn_rocks_opts_t;
+
+/* Opens dir with the given column families (cfs[0] may be "default"; missing ones
+   are created when opts->create). Writers take dir/LOCK first: a second writer
+   fails at once with CN_ELOCKED naming the holder's pid. Blocks on disk I/O. */
+int cn_rocks_open(const char *dir, const char *const *cfs, size_t ncf, const cn_rocks_opts_t *opts,
+                  cn_rocks_t **out);
+void cn_rocks_close(cn_rocks_t **self_p);
+/* Read-only openers: catch up with a live writer (RocksDB secondary/refresh), if supported. */
+int cn_rocks_refresh(cn_rocks_t *db);
+
+int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t *val);
+/* One round trip for many keys: found[i] tells which exist; vals may be NULL. */
+int cn_rocks_multi_get(cn_rocks_t *db, int cf, const void *const *keys, const size_t *klens, size_t n,
+                       bool *found, cn_buf_t *vals);
+
+cn_rocks_batch_t *cn_rocks_batch_new(void);
+void cn_rocks_batch_destroy(cn_rocks_batch_t **self_p);
+void cn_rocks_batch_put(cn_rocks_batch_t *b, cn_rocks_t *db, int cf, const void *k, size_t kl, const void *v,
+                        size_t vl);
+void cn_rocks_batch_delete(cn_rocks_batch_t *b, cn_rocks_t *db, int cf, const void *k, size_t kl);
+size_t cn_rocks_batch_count(const cn_rocks_batch_t *b);
+void cn_rocks_batch_clear(cn_rocks_batch_t *b);
+/* Writes the batch atomically; sync: fsync the WAL before returning. */
+int cn_rocks_write(cn_rocks_t *db, cn_rocks_batch_t *b, bool sync);
+
+/* Iterator over one family, optionally limited to a key prefix. */
+int cn_rocks_iter_new(cn_rocks_t *db, int cf, const void *prefix, size_t plen, cn_rocks_iter_t **out);
+void cn_rocks_iter_seek(cn_rocks_iter_t *it, const void *key, size_t klen);
+void cn_rocks_iter_seek_first(cn_rocks_iter_t *it);
+void cn_rocks_iter_seek_last(cn_rocks_iter_t *it);
+bool cn_rocks_iter_valid(cn_rocks_iter_t *it);
+void cn_rocks_iter_next(cn_rocks_iter_t *it);
+void cn_rocks_iter_prev(cn_rocks_iter_t *it);
+const uint8_t *cn_rocks_iter_key(cn_rocks_iter_t *it, size_t *klen);
+const uint8_t *cn_rocks_iter_value(cn_rocks_iter_t *it, size_t *vlen);
+void cn_rocks_iter_destroy(cn_rocks_iter_t **self_p);
+
+int cn_rocks_checkpoint(cn_rocks_t *db, const char *dst);
+uint64_t cn_rocks_seq(cn_rocks_t *db);
+int cn_rocks_drop_cf(cn_rocks_t *db, int cf); /* drops and recreates it empty */
+int cn_rocks_flush(cn_rocks_t *db);
+/* Approximate number of keys in a family (estimate). */
+uint64_t cn_rocks_estimate_keys(cn_rocks_t *db, int cf);
+
+/* Bulk path: write sorted keys to an SST file, then ingest it into a family. */
+typedef struct cn_rocks_sst cn_rocks_sst_t;
+int cn_rocks_sst_open(cn_rocks_t *db, const char *path, cn_rocks_sst_t **out);
+/* Keys must be added in strictly increasing order. */
+int cn_rocks_sst_put(cn_rocks_sst_t *w, const void *k, size_t kl, const void *v, size_t vl);
+/* Finishes the file; *empty is set when nothing was added (no file written). */
+int cn_rocks_sst_finish(cn_rocks_sst_t **self_p, bool *empty);
+int cn_rocks_ingest(cn_rocks_t *db, int cf, const char *const *paths, size_t n);
+
+#endif
