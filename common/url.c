@@ -1,0 +1,225 @@
+/* url.c: canonical repository URLs (see url.h). A hand-written parser for the
+   few URL shapes git accepts; everything it cannot place is refused with a
+   message rather than guessed. Pure functions, thread-safe. */
+#include "url.h"
+
+#include "errors.h"
+#include "util.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const struct {
+    const char *in;
+    const char *scheme;
+    const char *default_port;
+} schemes[] = {
+    {"https", "https", "443"}, {"http", "http", "80"},   {"git", "git", "9418"}, {"ssh", "ssh", "22"},
+    {"git+ssh", "ssh", "22"},  {"ssh+git", "ssh", "22"}, {"file", "file", NULL},
+};
+
+/* Appends the lexically normalised form of path (which starts with '/') to out:
+   repeated slashes collapsed, "." dropped, ".." pops (never above the root),
+   no trailing slash (except for "/" itself). */
+static void normalise_path(const char *p, size_t n, cn_buf_t *out) {
+    size_t base = out->len;
+    size_t i = 0;
+    while (i < n) {
+        while (i < n && p[i] == '/') i++;
+        size_t s = i;
+        while (i < n && p[i] != '/') i++;
+        size_t len = i - s;
+        if (len == 0 || (len == 1 && p[s] == '.')) continue;
+        if (len == 2 && p[s] == '.' && p[s + 1] == '.') {
+            while (out->len > base && out->data[out->len - 1] != '/') out->len--;
+            if (out->len > base) out->len--; /* the slash */
+            continue;
+        }
+        cn_buf_putc(out, '/');
+        cn_buf_append(out, p + s, len);
+    }
+    if (out->len == base) cn_buf_putc(out, '/');
+}
+
+static int check_chars(const char *in, size_t n) {
+    if (n == 0) return cn_err(CN_EINVAL, "empty repository URL");
+    if (n > CN_URL_MAX) return cn_err(CN_EINVAL, "repository URL of %zu bytes is too long", n);
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)in[i];
+        if (c < 0x20 || c == 0x7f)
+            return cn_err(CN_EINVAL, "repository URL has a control character at byte %zu", i);
+    }
+    return 0;
+}
+
+static int local_path(const char *p, size_t n, const char *cwd, cn_buf_t *out) {
+    cn_buf_t full = {0};
+    char here[4096];
+    if (p[0] != '/') {
+        if (!cwd) {
+            if (!getcwd(here, sizeof here)) return cn_err(CN_ESYS, "cannot read the working directory");
+            cwd = here;
+        }
+        cn_buf_append(&full, cwd, strlen(cwd));
+        cn_buf_putc(&full, '/');
+    }
+    cn_buf_append(&full, p, n);
+    cn_buf_append(out, "file://", 7);
+    normalise_path((const char *)full.data, full.len, out);
+    cn_buf_free(&full);
+    return 0;
+}
+
+/* Drops one ".git" suffix (and the slash it may leave) from a network path. */
+static void strip_git_suffix(cn_buf_t *out, size_t path_start) {
+    size_t plen = out->len - path_start;
+    if (plen > 5 && memcmp(out->data + out->len - 4, ".git", 4) == 0 && out->data[out->len - 5] != '/')
+        out->len -= 4;
+    while (out->len > path_start + 1 && out->data[out->len - 1] == '/') out->len--;
+}
+
+/* authority = [user[:pass]@]host[:port]; host may be [v6]. */
+static int put_authority(const char *a, size_t n, const char *scheme, const char *dport, cn_buf_t *out) {
+    const char *at = memrchr(a, '@', n);
+    if (at) {
+        if (strcmp(scheme, "ssh") == 0) {
+            const char *colon = memchr(a, ':', (size_t)(at - a));
+            size_t ulen = colon ? (size_t)(colon - a) : (size_t)(at - a);
+            if (ulen) {
+                cn_buf_append(out, a, ulen);
+                cn_buf_putc(out, '@');
+            }
+        }
+        n -= (size_t)(at + 1 - a);
+        a = at + 1;
+    }
+    const char *hend = a + n, *port = NULL;
+    if (n && a[0] == '[') {
+        const char *rb = memchr(a, ']', n);
+        if (!rb) return cn_err(CN_EINVAL, "unterminated [ in the host of the URL");
+        hend = rb + 1;
+        if (hend < a + n) {
+            if (*hend != ':') return cn_err(CN_EINVAL, "unexpected text after the host of the URL");
+            port = hend + 1;
+        }
+    } else {
+        const char *colon = memchr(a, ':', n);
+        if (colon) {
+            hend = colon;
+            port = colon + 1;
+        }
+    }
+    if (hend == a) return cn_err(CN_EINVAL, "the URL has no host");
+    for (const char *c = a; c < hend; c++) {
+        if (*c == '/' || *c == '@') return cn_err(CN_EINVAL, "bad character in the host of the URL");
+        cn_buf_putc(out, (uint8_t)tolower((unsigned char)*c));
+    }
+    if (port) {
+        size_t plen = (size_t)(a + n - port);
+        for (size_t i = 0; i < plen; i++)
+            if (!isdigit((unsigned char)port[i]))
+                return cn_err(CN_EINVAL, "the port of the URL is not a number");
+        if (plen && !(dport && strlen(dport) == plen && memcmp(dport, port, plen) == 0)) {
+            cn_buf_putc(out, ':');
+            cn_buf_append(out, port, plen);
+        }
+    }
+    return 0;
+}
+
+static int network_url(const char *scheme, const char *dport, const char *rest, size_t n, cn_buf_t *out) {
+    size_t cut = strcspn(rest, "?#");
+    if (cut < n) n = cut;
+    const char *slash = memchr(rest, '/', n);
+    size_t alen = slash ? (size_t)(slash - rest) : n;
+    cn_buf_printf(out, "%s://", scheme);
+    int rc = put_authority(rest, alen, scheme, dport, out);
+    if (rc < 0) return rc;
+    size_t path_start = out->len;
+    if (slash) normalise_path(slash, n - alen, out);
+    strip_git_suffix(out, path_start);
+    if (out->len - path_start <= 1) return cn_err(CN_EINVAL, "the URL names a host but no repository path");
+    return 0;
+}
+
+static int file_url(const char *rest, size_t n, cn_buf_t *out) {
+    size_t cut = strcspn(rest, "?#");
+    if (cut < n) n = cut;
+    if (n >= 9 && strncasecmp(rest, "localhost", 9) == 0) {
+        rest += 9;
+        n -= 9;
+    }
+    if (n == 0 || rest[0] != '/')
+        return cn_err(CN_EINVAL, "a file:// URL must name an absolute path on this machine");
+    cn_buf_append(out, "file://", 7);
+    normalise_path(rest, n, out);
+    return 0;
+}
+
+/* `user@host:path` with no scheme and no slash before the colon. */
+static bool is_scp_form(const char *in, size_t n) {
+    const char *colon = memchr(in, ':', n);
+    if (!colon || colon == in) return false;
+    const char *slash = memchr(in, '/', n);
+    return !slash || slash > colon;
+}
+
+static int canonical(const char *in, size_t n, const char *cwd, cn_buf_t *out) {
+    const char *sep = strstr(in, "://");
+    if (!sep) {
+        const char *helper = strstr(in, "::");
+        const char *slash = strchr(in, '/');
+        if (helper && (!slash || slash > helper))
+            return cn_err(CN_EUNSUPPORTED,
+                          "git transport '%.*s::' is not allowed (allowed: https, http, git, ssh, file)",
+                          (int)CN_MIN((size_t)(helper - in), 32u), in);
+        if (is_scp_form(in, n)) {
+            const char *colon = memchr(in, ':', n);
+            cn_buf_t tmp = {0};
+            cn_buf_append(&tmp, in, (size_t)(colon - in));
+            if (colon[1] != '/') cn_buf_putc(&tmp, '/');
+            cn_buf_append(&tmp, colon + 1, n - (size_t)(colon + 1 - in));
+            int rc = network_url("ssh", "22", cn_buf_cstr(&tmp), tmp.len, out);
+            cn_buf_free(&tmp);
+            return rc;
+        }
+        return local_path(in, n, cwd, out);
+    }
+    size_t slen = (size_t)(sep - in);
+    for (size_t i = 0; i < CN_ARRAY_LEN(schemes); i++) {
+        if (strlen(schemes[i].in) != slen || strncasecmp(in, schemes[i].in, slen) != 0) continue;
+        const char *rest = sep + 3;
+        size_t rn = n - slen - 3;
+        if (strcmp(schemes[i].scheme, "file") == 0) return file_url(rest, rn, out);
+        return network_url(schemes[i].scheme, schemes[i].default_port, rest, rn, out);
+    }
+    return cn_err(CN_EUNSUPPORTED, "URL scheme '%.*s' is not allowed (allowed: https, http, git, ssh, file)",
+                  (int)CN_MIN(slen, 32u), in);
+}
+
+int cn_url_canonical(const char *in, const char *cwd, char **out) {
+    *out = NULL;
+    while (*in == ' ' || *in == '\t') in++;
+    size_t n = strlen(in);
+    while (n && (in[n - 1] == ' ' || in[n - 1] == '\t' || in[n - 1] == '\r' || in[n - 1] == '\n')) n--;
+    int rc = check_chars(in, n);
+    if (rc < 0) return rc;
+    char *copy = cn_xmemdup(in, n + 1);
+    copy[n] = '\0';
+    cn_buf_t b = {0};
+    rc = canonical(copy, n, cwd, &b);
+    free(copy);
+    if (rc < 0) {
+        cn_buf_free(&b);
+        return rc;
+    }
+    *out = cn_xstrdup(cn_buf_cstr(&b));
+    cn_buf_free(&b);
+    return 0;
+}
+
+bool cn_url_is_file(const char *canonical) {
+    return strncmp(canonical, "file://", 7) == 0;
+}
