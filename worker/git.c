@@ -1,0 +1,440 @@
+/* git.c: the only file that includes git2.h (libgit2 1.5). Mirrors, refs,
+   commits, trees, blobs and walks for the download job (see git.h). Errors from
+   libgit2 become CN_E* codes with libgit2's message (which names the object or
+   the URL) as the detail. One cn_git_t per thread at a time. */
+#include "git.h"
+
+#include "errors.h"
+#include "util.h"
+
+#include <git2.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+struct cn_git {
+    git_repository *repo;
+    git_odb *odb;
+};
+
+_Static_assert(sizeof(git_oid) == sizeof(cn_oid_t), "git_oid is 20 bytes in libgit2 1.5");
+
+#define GOID(o) ((const git_oid *)(const void *)(o))
+#define COID(o) ((const cn_oid_t *)(const void *)(o))
+
+static pthread_once_t init_once = PTHREAD_ONCE_INIT;
+
+static void init_libgit2(void) {
+    git_libgit2_init();
+    /* Trees of big repositories are re-read many times by the tree diff. */
+    git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(512 << 20));
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_BLOB, (size_t)0);
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(1 << 20));
+    git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_COMMIT, (size_t)(1 << 20));
+    /* Objects written by fetch are checked by the indexer; a mirror's own
+       writes need no fsync per object (a lost mirror is re-cloned). */
+    git_libgit2_opts(GIT_OPT_ENABLE_FSYNC_GITDIR, 0);
+}
+
+void cn_git_init(void) {
+    pthread_once(&init_once, init_libgit2);
+}
+
+/* Maps the last libgit2 error to a CN_E* code with its message as detail. */
+static int git_fail(int code, const char *what) {
+    const git_error *e = git_error_last();
+    const char *msg = e && e->message ? e->message : "unknown libgit2 error";
+    return cn_err(code, "%s: %s", what, msg);
+}
+
+static int open_repo(const char *dir, cn_git_t **out) {
+    cn_git_t *g = cn_xcalloc(1, sizeof *g);
+    if (git_repository_open_ext(&g->repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
+        free(g);
+        return git_fail(CN_EGIT, "not a git repository");
+    }
+    if (git_repository_odb(&g->odb, g->repo) < 0) {
+        git_repository_free(g->repo);
+        free(g);
+        return git_fail(CN_EGIT, "cannot open the object database");
+    }
+    *out = g;
+    return 0;
+}
+
+int cn_git_open(const char *dir, cn_git_t **out) {
+    cn_git_init();
+    *out = NULL;
+    return open_repo(dir, out);
+}
+
+void cn_git_close(cn_git_t **self_p) {
+    cn_git_t *g = *self_p;
+    if (!g) return;
+    git_odb_free(g->odb);
+    git_repository_free(g->repo);
+    free(g);
+    *self_p = NULL;
+}
+
+/* ---- fetch ---- */
+
+typedef struct {
+    const cn_git_fetch_opts_t *o;
+    uint64_t deadline_ms;
+    bool timed_out, cancelled;
+} fetch_state_t;
+
+static int should_stop(fetch_state_t *st) {
+    if (st->deadline_ms && cn_mono_ms() > st->deadline_ms) {
+        st->timed_out = true;
+        return -1;
+    }
+    if (st->o && st->o->cancelled && st->o->cancelled(st->o->arg)) {
+        st->cancelled = true;
+        return -1;
+    }
+    return 0;
+}
+
+static int on_transfer(const git_indexer_progress *p, void *payload) {
+    fetch_state_t *st = payload;
+    if (st->o && st->o->progress)
+        st->o->progress(st->o->arg, p->received_objects, p->total_objects, p->received_bytes);
+    return should_stop(st);
+}
+
+static int on_sideband(const char *str, int len, void *payload) {
+    (void)str;
+    (void)len;
+    return should_stop(payload);
+}
+
+static int map_fetch_error(int grc, const fetch_state_t *st, const char *url) {
+    if (st->timed_out)
+        return cn_err(CN_ETIMEOUT, "fetching %s took longer than %llu ms", url,
+                      (unsigned long long)st->o->timeout_ms);
+    if (st->cancelled) return cn_err(CN_ECANCELLED, "fetching %s was cancelled", url);
+    const git_error *e = git_error_last();
+    int klass = e ? e->klass : 0;
+    int code = CN_EGIT;
+    if (grc == GIT_EAUTH)
+        code = CN_EPERM;
+    else if (klass == GIT_ERROR_NET || klass == GIT_ERROR_SSL || klass == GIT_ERROR_SSH ||
+             klass == GIT_ERROR_HTTP || grc == GIT_ENOTFOUND || grc == GIT_EEOF)
+        code = CN_EUNREACHABLE;
+    char what[600];
+    snprintf(what, sizeof what, "cannot fetch %s", url);
+    return git_fail(code, what);
+}
+
+static int fetch_into(git_repository *repo, const char *url, const cn_git_fetch_opts_t *o) {
+    git_remote *remote = NULL;
+    fetch_state_t st = {.o = o};
+    if (o && o->timeout_ms) st.deadline_ms = cn_mono_ms() + o->timeout_ms;
+    if (git_remote_create_anonymous(&remote, repo, url) < 0) return git_fail(CN_EINVAL, "bad repository URL");
+    git_fetch_options fo;
+    git_fetch_options_init(&fo, GIT_FETCH_OPTIONS_VERSION);
+    fo.prune = GIT_FETCH_PRUNE;
+    fo.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE; /* the refspec below takes every tag */
+    fo.update_fetchhead = 0;
+    fo.callbacks.transfer_progress = on_transfer;
+    fo.callbacks.sideband_progress = on_sideband;
+    fo.callbacks.payload = &st;
+    char heads[] = "+refs/heads/*:refs/heads/*", tags[] = "+refs/tags/*:refs/tags/*";
+    char *specs[] = {heads, tags};
+    git_strarray sa = {specs, 2};
+    int grc = git_remote_fetch(remote, &sa, &fo, NULL);
+    int rc = grc < 0 ? map_fetch_error(grc, &st, url) : 0;
+    git_remote_free(remote);
+    return rc;
+}
+
+static int clone_into(const char *dir, const char *url, const cn_git_fetch_opts_t *o) {
+    git_repository *repo = NULL;
+    if (cn_mkdir_p(dir) < 0) return CN_ESYS;
+    if (git_repository_init(&repo, dir, 1) < 0) return git_fail(CN_EGIT, "cannot create the mirror");
+    int rc = fetch_into(repo, url, o);
+    git_repository_free(repo);
+    if (rc < 0) {
+        int keep = rc;
+        char detail[1024];
+        snprintf(detail, sizeof detail, "%s", cn_err_detail());
+        cn_rm_rf(dir);
+        return cn_err(keep, "%s", detail);
+    }
+    return 0;
+}
+
+int cn_git_mirror(const char *dir, const char *url, const cn_git_fetch_opts_t *o, cn_git_t **out) {
+    cn_git_init();
+    *out = NULL;
+    struct stat sb;
+    int rc;
+    if (stat(dir, &sb) == 0) {
+        git_repository *repo = NULL;
+        rc = git_repository_open_bare(&repo, dir) < 0 ? CN_EGIT : fetch_into(repo, url, o);
+        git_repository_free(repo);
+        /* A broken mirror or a failed fetch: start again from nothing. A stop
+           asked for by the caller is not a failure of the mirror. */
+        if (rc < 0 && rc != CN_ECANCELLED && rc != CN_ETIMEOUT) {
+            cn_rm_rf(dir);
+            rc = clone_into(dir, url, o);
+        }
+    } else {
+        rc = clone_into(dir, url, o);
+    }
+    if (rc < 0) return rc;
+    return open_repo(dir, out);
+}
+
+/* ---- refs ---- */
+
+static int cmp_ref(const void *a, const void *b) {
+    return strcmp(((const cn_git_ref_t *)a)->name, ((const cn_git_ref_t *)b)->name);
+}
+
+static enum cn_git_type map_type(git_object_t t) {
+    switch (t) {
+    case GIT_OBJECT_COMMIT:
+        return CN_GIT_COMMIT;
+    case GIT_OBJECT_TREE:
+        return CN_GIT_TREE;
+    case GIT_OBJECT_BLOB:
+        return CN_GIT_BLOB;
+    case GIT_OBJECT_TAG:
+        return CN_GIT_TAG;
+    default:
+        return CN_GIT_OTHER;
+    }
+}
+
+/* Peels a target through annotated tags (bounded: tag chains can loop in a
+   corrupt repository). */
+static void peel(cn_git_t *g, cn_git_ref_t *r) {
+    git_oid cur = *GOID(&r->target);
+    r->peeled_type = CN_GIT_OTHER;
+    for (int depth = 0; depth < 16; depth++) {
+        git_object *obj = NULL;
+        if (git_object_lookup(&obj, g->repo, &cur, GIT_OBJECT_ANY) < 0) return;
+        git_object_t t = git_object_type(obj);
+        if (t != GIT_OBJECT_TAG) {
+            memcpy(&r->peeled, &cur, CN_OID_LEN);
+            r->peeled_type = map_type(t);
+            git_object_free(obj);
+            return;
+        }
+        cur = *git_tag_target_id((git_tag *)obj);
+        git_object_free(obj);
+    }
+}
+
+int cn_git_refs(cn_git_t *g, cn_git_ref_t **out, size_t *n) {
+    git_reference_iterator *it = NULL;
+    *out = NULL;
+    *n = 0;
+    if (git_reference_iterator_glob_new(&it, g->repo, "refs/*") < 0)
+        return git_fail(CN_EGIT, "cannot list refs");
+    size_t cap = 16, len = 0;
+    cn_git_ref_t *refs = cn_xcalloc(cap, sizeof *refs);
+    git_reference *ref = NULL;
+    int grc;
+    while ((grc = git_reference_next(&ref, it)) == 0) {
+        const char *name = git_reference_name(ref);
+        bool wanted = strncmp(name, "refs/heads/", 11) == 0 || strncmp(name, "refs/tags/", 10) == 0;
+        if (wanted && git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
+            if (len == cap) {
+                refs = cn_xrealloc(refs, 2 * cap * sizeof *refs);
+                memset(refs + cap, 0, cap * sizeof *refs);
+                cap *= 2;
+            }
+            cn_git_ref_t *r = &refs[len++];
+            r->name = cn_xstrdup(name);
+            memcpy(&r->target, git_reference_target(ref), CN_OID_LEN);
+            peel(g, r);
+        }
+        git_reference_free(ref);
+    }
+    git_reference_iterator_free(it);
+    if (grc != GIT_ITEROVER) {
+        cn_git_refs_free(refs, len);
+        return git_fail(CN_EGIT, "cannot list refs");
+    }
+    qsort(refs, len, sizeof *refs, cmp_ref);
+    *out = refs;
+    *n = len;
+    return 0;
+}
+
+void cn_git_refs_free(cn_git_ref_t *refs, size_t n) {
+    if (!refs) return;
+    for (size_t i = 0; i < n; i++) free(refs[i].name);
+    free(refs);
+}
+
+/* ---- trees ---- */
+
+static void oid_hex(const cn_oid_t *oid, char out[CN_OID_HEX]) {
+    cn_hex(oid->id, CN_OID_LEN, out);
+}
+
+static int object_fail(const char *what, const cn_oid_t *oid) {
+    char hex[CN_OID_HEX];
+    oid_hex(oid, hex);
+    const git_error *e = git_error_last();
+    return cn_err(CN_ECORRUPT, "%s %s is missing or corrupt: %s", what, hex,
+                  e && e->message ? e->message : "unknown libgit2 error");
+}
+
+int cn_git_tree_get(cn_git_t *g, const cn_oid_t *oid, cn_git_tree_t **out) {
+    git_tree *t = NULL;
+    if (git_tree_lookup(&t, g->repo, GOID(oid)) < 0) return object_fail("tree", oid);
+    *out = (cn_git_tree_t *)(void *)t;
+    return 0;
+}
+
+size_t cn_git_tree_count(const cn_git_tree_t *t) {
+    return git_tree_entrycount((const git_tree *)(const void *)t);
+}
+
+void cn_git_tree_entry(const cn_git_tree_t *t, size_t i, cn_git_entry_t *e) {
+    const git_tree_entry *te = git_tree_entry_byindex((const git_tree *)(const void *)t, i);
+    e->name = git_tree_entry_name(te);
+    e->name_len = strlen(e->name);
+    e->mode = (uint32_t)git_tree_entry_filemode_raw(te);
+    e->oid = COID(git_tree_entry_id(te));
+}
+
+void cn_git_tree_free(cn_git_tree_t *t) {
+    git_tree_free((git_tree *)(void *)t);
+}
+
+/* ---- commits ---- */
+
+int cn_git_commit_get(cn_git_t *g, const cn_oid_t *oid, cn_git_commit_t **out) {
+    git_commit *c = NULL;
+    if (git_commit_lookup(&c, g->repo, GOID(oid)) < 0) return object_fail("commit", oid);
+    *out = (cn_git_commit_t *)(void *)c;
+    return 0;
+}
+
+#define GC(c) ((const git_commit *)(const void *)(c))
+
+const cn_oid_t *cn_git_commit_tree(const cn_git_commit_t *c) {
+    return COID(git_commit_tree_id(GC(c)));
+}
+
+size_t cn_git_commit_nparents(const cn_git_commit_t *c) {
+    return git_commit_parentcount(GC(c));
+}
+
+const cn_oid_t *cn_git_commit_parent(const cn_git_commit_t *c, size_t i) {
+    return COID(git_commit_parent_id(GC(c), (unsigned)i));
+}
+
+static void sig(const git_signature *s, cn_git_sig_t *out) {
+    out->name = s && s->name ? s->name : "";
+    out->email = s && s->email ? s->email : "";
+    out->time = s ? (int64_t)s->when.time : 0;
+    out->tz_offset_min = s ? s->when.offset : 0;
+}
+
+void cn_git_commit_author(const cn_git_commit_t *c, cn_git_sig_t *out) {
+    sig(git_commit_author(GC(c)), out);
+}
+
+void cn_git_commit_committer(const cn_git_commit_t *c, cn_git_sig_t *out) {
+    sig(git_commit_committer(GC(c)), out);
+}
+
+const char *cn_git_commit_message(const cn_git_commit_t *c, size_t *len) {
+    const char *m = git_commit_message_raw(GC(c));
+    if (!m) m = "";
+    *len = strlen(m);
+    return m;
+}
+
+void cn_git_commit_free(cn_git_commit_t *c) {
+    git_commit_free((git_commit *)(void *)c);
+}
+
+/* ---- blobs ---- */
+
+int cn_git_blob_size(cn_git_t *g, const cn_oid_t *oid, uint64_t *size) {
+    size_t len;
+    git_object_t type;
+    if (git_odb_read_header(&len, &type, g->odb, GOID(oid)) < 0) return object_fail("blob", oid);
+    if (type != GIT_OBJECT_BLOB) {
+        char hex[CN_OID_HEX];
+        oid_hex(oid, hex);
+        return cn_err(CN_ECORRUPT, "object %s is a %s, not a blob", hex, git_object_type2string(type));
+    }
+    *size = len;
+    return 0;
+}
+
+int cn_git_blob_get(cn_git_t *g, const cn_oid_t *oid, cn_git_blob_t **out, const void **data, size_t *len) {
+    git_odb_object *obj = NULL;
+    if (git_odb_read(&obj, g->odb, GOID(oid)) < 0) return object_fail("blob", oid);
+    if (git_odb_object_type(obj) != GIT_OBJECT_BLOB) {
+        git_odb_object_free(obj);
+        char hex[CN_OID_HEX];
+        oid_hex(oid, hex);
+        return cn_err(CN_ECORRUPT, "object %s is not a blob", hex);
+    }
+    *data = git_odb_object_data(obj);
+    *len = git_odb_object_size(obj);
+    *out = (cn_git_blob_t *)(void *)obj;
+    return 0;
+}
+
+void cn_git_blob_free(cn_git_blob_t *b) {
+    git_odb_object_free((git_odb_object *)(void *)b);
+}
+
+bool cn_git_has(cn_git_t *g, const cn_oid_t *oid) {
+    return git_odb_exists(g->odb, GOID(oid)) == 1;
+}
+
+/* ---- walk ---- */
+
+struct cn_git_walk {
+    git_revwalk *w;
+};
+
+int cn_git_walk_new(cn_git_t *g, const cn_oid_t *push, size_t npush, const cn_oid_t *hide, size_t nhide,
+                    cn_git_walk_t **out) {
+    git_revwalk *w = NULL;
+    *out = NULL;
+    if (git_revwalk_new(&w, g->repo) < 0) return git_fail(CN_EGIT, "cannot start a walk");
+    git_revwalk_sorting(w, GIT_SORT_TOPOLOGICAL | GIT_SORT_REVERSE);
+    for (size_t i = 0; i < npush; i++) {
+        if (git_revwalk_push(w, GOID(&push[i])) < 0) {
+            git_revwalk_free(w);
+            return object_fail("commit", &push[i]);
+        }
+    }
+    for (size_t i = 0; i < nhide; i++) {
+        if (!cn_git_has(g, &hide[i])) continue; /* gone from the mirror: walk more, not less */
+        if (git_revwalk_hide(w, GOID(&hide[i])) < 0) git_error_clear();
+    }
+    cn_git_walk_t *cw = cn_xmalloc(sizeof *cw);
+    cw->w = w;
+    *out = cw;
+    return 0;
+}
+
+int cn_git_walk_next(cn_git_walk_t *w, cn_oid_t *oid) {
+    int grc = git_revwalk_next((git_oid *)(void *)oid, w->w);
+    if (grc == 0) return 1;
+    if (grc == GIT_ITEROVER) return 0;
+    return git_fail(CN_ECORRUPT, "the history walk failed (a commit is missing or corrupt)");
+}
+
+void cn_git_walk_free(cn_git_walk_t *w) {
+    if (!w) return;
+    git_revwalk_free(w->w);
+    free(w);
+}

@@ -1,0 +1,117 @@
+/* treediff.c: changed paths between two trees (see treediff.h). Entries of both
+   trees are merged in git's order (a tree named "a" sorts as "a/"); equal
+   subtree oids are skipped without being read. Path bytes are kept exactly. */
+#include "treediff.h"
+
+#include "errors.h"
+#include "util.h"
+
+#include <string.h>
+
+typedef struct {
+    cn_git_t *g;
+    cn_tdiff_cb cb;
+    void *arg;
+    cn_buf_t path;
+} tdiff_t;
+
+static bool is_tree(uint32_t mode) {
+    return (mode & 0170000u) == 0040000u;
+}
+
+/* git's base_name_compare: names compare as bytes, a tree as if followed by '/'. */
+static int entry_cmp(const cn_git_entry_t *a, const cn_git_entry_t *b) {
+    size_t n = CN_MIN(a->name_len, b->name_len);
+    int c = memcmp(a->name, b->name, n);
+    if (c) return c;
+    unsigned ca = a->name_len > n ? (unsigned char)a->name[n] : (is_tree(a->mode) ? '/' : 0);
+    unsigned cb = b->name_len > n ? (unsigned char)b->name[n] : (is_tree(b->mode) ? '/' : 0);
+    return (int)ca - (int)cb;
+}
+
+static int walk(tdiff_t *d, const cn_oid_t *old_tree, const cn_oid_t *new_tree, int depth);
+
+static int emit(tdiff_t *d, const cn_git_entry_t *e, bool deleted) {
+    size_t base = d->path.len;
+    cn_buf_append(&d->path, e->name, e->name_len);
+    cn_tdiff_change_t c = {
+        .path = d->path.data,
+        .path_len = d->path.len,
+        .oid = deleted ? NULL : e->oid,
+        .mode = e->mode,
+        .deleted = deleted,
+    };
+    int rc = d->cb(d->arg, &c);
+    d->path.len = base;
+    return rc;
+}
+
+/* One side only: every leaf under e is added (old == NULL) or deleted. */
+static int one_side(tdiff_t *d, const cn_git_entry_t *e, bool deleted, int depth) {
+    if (!is_tree(e->mode)) return emit(d, e, deleted);
+    size_t base = d->path.len;
+    cn_buf_append(&d->path, e->name, e->name_len);
+    cn_buf_putc(&d->path, '/');
+    int rc = deleted ? walk(d, e->oid, NULL, depth + 1) : walk(d, NULL, e->oid, depth + 1);
+    d->path.len = base;
+    return rc;
+}
+
+static int both_sides(tdiff_t *d, const cn_git_entry_t *o, const cn_git_entry_t *n, int depth) {
+    if (memcmp(o->oid->id, n->oid->id, CN_OID_LEN) == 0 && o->mode == n->mode) return 0;
+    if (!is_tree(n->mode)) return emit(d, n, false); /* both leaves (same sort key) */
+    size_t base = d->path.len;
+    cn_buf_append(&d->path, n->name, n->name_len);
+    cn_buf_putc(&d->path, '/');
+    int rc = walk(d, o->oid, n->oid, depth + 1);
+    d->path.len = base;
+    return rc;
+}
+
+static int merge(tdiff_t *d, cn_git_tree_t *ot, cn_git_tree_t *nt, int depth) {
+    size_t on = ot ? cn_git_tree_count(ot) : 0, nn = nt ? cn_git_tree_count(nt) : 0;
+    size_t i = 0, j = 0;
+    int rc = 0;
+    cn_git_entry_t o, n;
+    while (rc == 0 && (i < on || j < nn)) {
+        if (i < on) cn_git_tree_entry(ot, i, &o);
+        if (j < nn) cn_git_tree_entry(nt, j, &n);
+        int c = i >= on ? 1 : j >= nn ? -1 : entry_cmp(&o, &n);
+        if (c < 0) {
+            rc = one_side(d, &o, true, depth);
+            i++;
+        } else if (c > 0) {
+            rc = one_side(d, &n, false, depth);
+            j++;
+        } else {
+            rc = both_sides(d, &o, &n, depth);
+            i++;
+            j++;
+        }
+    }
+    return rc;
+}
+
+static int walk(tdiff_t *d, const cn_oid_t *old_tree, const cn_oid_t *new_tree, int depth) {
+    if (depth > CN_TDIFF_MAX_DEPTH)
+        return cn_err(CN_ECORRUPT, "trees nested deeper than %d levels at %.200s", CN_TDIFF_MAX_DEPTH,
+                      cn_buf_cstr(&d->path));
+    cn_git_tree_t *ot = NULL, *nt = NULL;
+    int rc = 0;
+    if (old_tree && (rc = cn_git_tree_get(d->g, old_tree, &ot)) < 0) return rc;
+    if (new_tree && (rc = cn_git_tree_get(d->g, new_tree, &nt)) < 0) goto free_old;
+    rc = merge(d, ot, nt, depth);
+    cn_git_tree_free(nt);
+free_old:
+    cn_git_tree_free(ot);
+    return rc;
+}
+
+int cn_treediff(cn_git_t *g, const cn_oid_t *old_tree, const cn_oid_t *new_tree, cn_tdiff_cb cb, void *arg) {
+    if (old_tree && new_tree && memcmp(old_tree->id, new_tree->id, CN_OID_LEN) == 0) return 0;
+    tdiff_t d = {.g = g, .cb = cb, .arg = arg};
+    cn_buf_reserve(&d.path, 256);
+    int rc = walk(&d, old_tree, new_tree, 0);
+    cn_buf_free(&d.path);
+    return rc;
+}
