@@ -140,7 +140,7 @@ static void add_existing_cfs(cn_rocks_t *r) {
     size_t n = 0;
     char **list = rocksdb_list_column_families(r->opts, r->dir, &n, &err);
     if (err) {
-        rocksdb_free(err); /* a new database: nothing to add */
+        rocksdb_free(err);                             /* a new database: nothing to add */
         rocksdb_list_column_families_destroy(list, n); /* malloc(0) even on error */
         return;
     }
@@ -374,6 +374,14 @@ int cn_rocks_write(cn_rocks_t *db, cn_rocks_batch_t *b, bool sync) {
     return 0;
 }
 
+int cn_rocks_sync_wal(cn_rocks_t *db) {
+    if (db->read_only) return 0;
+    char *err = NULL;
+    rocksdb_flush_wal(db->db, 1, &err);
+    if (err) return rerr(err, "sync wal", db->dir);
+    return 0;
+}
+
 /* ---- iterators ---- */
 
 /* The smallest key greater than every key with this prefix, or none (all 0xff). */
@@ -457,6 +465,13 @@ void cn_rocks_iter_destroy(cn_rocks_iter_t **self_p) {
     free(it->upper);
     free(it);
     *self_p = NULL;
+}
+
+int cn_rocks_iter_status(cn_rocks_iter_t *it) {
+    if (!it->it) return 0;
+    char *err = NULL;
+    rocksdb_iter_get_error(it->it, &err);
+    return err ? rerr(err, "iterate", NULL) : 0;
 }
 
 /* ---- whole-database operations ---- */

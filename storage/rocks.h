@@ -46,6 +46,8 @@ size_t cn_rocks_batch_count(const cn_rocks_batch_t *b);
 void cn_rocks_batch_clear(cn_rocks_batch_t *b);
 /* Writes the batch atomically; sync: fsync the WAL before returning. */
 int cn_rocks_write(cn_rocks_t *db, cn_rocks_batch_t *b, bool sync);
+/* Fsyncs the WAL: every write returned so far is durable. Blocks. */
+int cn_rocks_sync_wal(cn_rocks_t *db);
 
 /* Iterator over one family, optionally limited to a key prefix. */
 int cn_rocks_iter_new(cn_rocks_t *db, int cf, const void *prefix, size_t plen, cn_rocks_iter_t **out);
@@ -58,6 +60,8 @@ void cn_rocks_iter_prev(cn_rocks_iter_t *it);
 const uint8_t *cn_rocks_iter_key(cn_rocks_iter_t *it, size_t *klen);
 const uint8_t *cn_rocks_iter_value(cn_rocks_iter_t *it, size_t *vlen);
 void cn_rocks_iter_destroy(cn_rocks_iter_t **self_p);
+/* 0, or the error (CN_ECORRUPT, CN_EIO) that made the iterator stop early. */
+int cn_rocks_iter_status(cn_rocks_iter_t *it);
 
 int cn_rocks_checkpoint(cn_rocks_t *db, const char *dst);
 uint64_t cn_rocks_seq(cn_rocks_t *db);

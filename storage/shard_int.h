@@ -1,0 +1,60 @@
+/* shard_int.h: the shard's insides, shared by the storage/ files that implement
+   shard.h (shard.c open/close/sessions, batch.c appends and job commits, blob.c,
+   savepoint.c, fsck.c). Not for use outside storage/. */
+#ifndef CN_SHARD_INT_H
+#define CN_SHARD_INT_H
+
+#include "rocks.h"
+#include "shard.h"
+
+#include <pthread.h>
+
+/* Meta family keys (storage/LAYOUT.md). */
+#define CN_META_STAMP "stamp"
+#define CN_META_SESSION "session/"     /* + BE64 session number */
+#define CN_META_SAVEPOINT "savepoint/" /* + name */
+
+/* Blob values: one kind byte, then the zstd frame. */
+#define CN_BLOB_HASHED 0x01 /* key = BLAKE2b-256 of the content */
+#define CN_BLOB_KEYED 0x02  /* key given by the caller (a git oid, ...) */
+
+/* Keys are short (hashes, ids): a longer one is a bug in the caller. */
+#define CN_SHARD_KEY_MAX (64u << 10)
+
+/* The most pointer keys a JobCommit lists (pointers_total counts all). */
+#define CN_COMMIT_MAX_POINTERS 4096
+
+struct cn_shard {
+    cn_rocks_t *db;
+    char *dir;
+    bool read_only;
+    bool verify_append;
+    char *worker;
+    cn_shard_info_t info;
+    /* Session record of this writer, rewritten with end_ms on close. */
+    uint8_t session_key[sizeof CN_META_SESSION - 1 + 8];
+    Canopy__Session *session;
+    /* Appends that touch append-only families whose keys are not content hashes
+       check and write under this lock, so two threads cannot both pass the
+       check with different values. */
+    pthread_mutex_t append_mu;
+    /* drop_cf replaces a family handle: it takes this for writing. */
+    pthread_rwlock_t cf_lock;
+};
+
+/* True for families whose key is a hash of the value (or determined by it):
+   an existing key means the same record, so appends skip the comparison. */
+bool cn_cf_content_addressed(cn_cf_t cf);
+
+/* Marks b as refused: cn_shard_append will fail with code (first reason wins). */
+void cn_batch_refuse(cn_batch_t *b, int code, const char *why, cn_cf_t cf);
+
+/* Decodes a stored blob value (kind byte + zstd frame) into out, at most max
+   bytes; *kind receives CN_BLOB_HASHED or CN_BLOB_KEYED. CN_ECORRUPT or
+   CN_ETOOBIG with a detail. Never trusts its input (fuzzed). */
+int cn_blob_decode(const uint8_t *v, size_t vl, size_t max, cn_buf_t *out, int *kind);
+
+/* Fills st with this build's stamp (static strings). */
+void cn_stamp_fill(Canopy__Stamp *st);
+
+#endif
