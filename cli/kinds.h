@@ -8,6 +8,7 @@
 #include "util.h"
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef struct cn_cli_kind {
     const char *name;
@@ -15,7 +16,7 @@ typedef struct cn_cli_kind {
        each extra positional word makes one more job (download URL URL ...). */
     const char *const *positional;
     bool repeat_last;
-    const char *usage;   /* one line for --help */
+    const char *usage; /* one line for --help */
     /* Builds the packed spec message and the serial key (malloc'd, may stay NULL)
        from args. Returns 0 or CN_EINVAL with a detail (cn_err). */
     int (*build)(const cn_json_obj_t *args, cn_buf_t *spec, char **serial_key);
@@ -26,8 +27,19 @@ void cn_cli_kind_register(cn_cli_kind_t *k);
 const cn_cli_kind_t *cn_cli_kind_find(const char *name);
 const cn_cli_kind_t *cn_cli_kind_next(const cn_cli_kind_t *prev);
 
-#define CN_CLI_KIND(var)                                                   \
-    static void cn_cli_kind_reg_##var(void) __attribute__((constructor)); \
-    static void cn_cli_kind_reg_##var(void) { cn_cli_kind_register(&(var)); }
+/* Helpers for build() (cli/kinds.c). Each returns 0, with def when the key is
+   absent, or CN_EINVAL with a detail naming the key. Values may be JSON numbers,
+   booleans or strings ("20", "true"). */
+const char *cn_kind_arg_str(const cn_json_obj_t *args, const char *key);
+int cn_kind_arg_u64(const cn_json_obj_t *args, const char *key, uint64_t def, uint64_t *out);
+int cn_kind_arg_bool(const cn_json_obj_t *args, const char *key, bool def, bool *out);
+/* CN_EINVAL naming the first key of args that is not in known (NULL-terminated). */
+int cn_kind_args_only(const cn_json_obj_t *args, const char *kind, const char *const *known);
+
+#define CN_CLI_KIND(var)                                                                                     \
+    static void cn_cli_kind_reg_##var(void) __attribute__((constructor));                                    \
+    static void cn_cli_kind_reg_##var(void) {                                                                \
+        cn_cli_kind_register(&(var));                                                                        \
+    }
 
 #endif

@@ -1,0 +1,272 @@
+/* cmd_submit.c: `canopy submit KIND ARGS... [options]`: builds jobs through the
+   kind table, sends them in Submit batches of up to 1,000 jobs with several
+   batches in flight, prints the ids, and with --wait waits until they end.
+   Single-threaded. */
+#include "submit.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define BATCH 1000
+#define WINDOW 8
+
+static const char usage_text[] =
+    "canopy submit KIND ARGS... [options]\n"
+    "canopy submit [KIND] --from FILE [options]\n\n"
+    "Submits jobs and prints their ids (one per line, or JSON with --json).\n"
+    "ARGS are the kind's positional arguments and --name VALUE options; with --from,\n"
+    "each line of FILE ('-': stdin) is a JSON object of arguments, e.g. {\"ms\": 20},\n"
+    "which may also carry kind, priority, key, after, max_attempts, timeout_ms.\n\n"
+    "options:\n"
+    "  --priority P        higher runs first (default 0)\n"
+    "  --key K             dedup key: a second submit with K returns the first job\n"
+    "  --after ID[,ID]     run only after these jobs succeeded\n"
+    "  --max-attempts N    attempts before the job is dead (default: coordinator's, 3)\n"
+    "  --timeout DUR       stop an attempt after DUR (250ms, 30s, 5m; bare number: s)\n"
+    "  --wait              wait until the jobs end; exit 0 only if all succeeded\n"
+    "  --wait-timeout DUR  give up waiting after DUR\n"
+    "  --from FILE         one job per line\n\n"
+    "kinds:\n";
+
+static int help(void) {
+    cn_print_help(usage_text);
+    for (const cn_cli_kind_t *k = cn_cli_kind_next(NULL); k; k = cn_cli_kind_next(k))
+        printf("  %s\n", k->usage ? k->usage : k->name);
+    return 0;
+}
+
+typedef struct {
+    cn_job_opts_t jo;
+    const char *from, *kind;
+    bool wait;
+    uint64_t wait_timeout;
+    cn_json_obj_t args; /* the kind's --name VALUE options (borrowed strings) */
+    char **words;       /* positional words */
+    size_t n_words;
+} submit_args_t;
+
+static void args_add(cn_json_obj_t *o, const char *key, const char *val) {
+    o->pair = cn_xrealloc(o->pair, (o->n + 1) * sizeof *o->pair);
+    char *k = cn_xstrdup(key);
+    for (char *p = k; *p; p++)
+        if (*p == '-') *p = '_';
+    o->pair[o->n++] = (cn_json_pair_t){k, cn_xstrdup(val), CN_JSON_STR};
+}
+
+/* The options every job takes; returns 1 when argv[*i] was one. */
+static int job_option(submit_args_t *a, int argc, char **argv, int *i) {
+    const char *v;
+    int rc;
+    uint64_t u;
+    if ((rc = cn_arg_value(argc, argv, i, "--priority", &v))) {
+        char *end;
+        long x = rc > 0 ? strtol(v, &end, 10) : 0;
+        if (rc > 0 && (*end || end == v || x < INT32_MIN || x > INT32_MAX))
+            return cn_err(CN_EINVAL, "--priority takes an integer, not '%s'", v);
+        a->jo.priority = (int32_t)x;
+    } else if ((rc = cn_arg_value(argc, argv, i, "--key", &v))) {
+        a->jo.key = v;
+    } else if ((rc = cn_arg_value(argc, argv, i, "--after", &v))) {
+        if (rc > 0 && cn_parse_after(v, &a->jo)) return CN_EINVAL;
+    } else if ((rc = cn_arg_value(argc, argv, i, "--max-attempts", &v))) {
+        if (rc > 0 && (!cn_parse_u64(v, &u) || u == 0 || u > 1000000))
+            return cn_err(CN_EINVAL, "--max-attempts takes a positive integer, not '%s'", v);
+        a->jo.max_attempts = (uint32_t)u;
+    } else if ((rc = cn_arg_value(argc, argv, i, "--timeout", &v))) {
+        if (rc > 0 && !cn_parse_duration_ms(v, &a->jo.timeout_ms))
+            return cn_err(CN_EINVAL, "--timeout takes a duration like 500ms or 30s, not '%s'", v);
+    } else if ((rc = cn_arg_value(argc, argv, i, "--wait-timeout", &v))) {
+        if (rc > 0 && !cn_parse_duration_ms(v, &a->wait_timeout))
+            return cn_err(CN_EINVAL, "--wait-timeout takes a duration like 30s, not '%s'", v);
+    } else if ((rc = cn_arg_value(argc, argv, i, "--from", &v))) {
+        a->from = v;
+    } else if (strcmp(argv[*i], "--wait") == 0) {
+        a->wait = true;
+        rc = 1;
+    }
+    return rc;
+}
+
+static int parse(cn_cli_t *g, submit_args_t *a, int argc, char **argv) {
+    a->words = cn_xcalloc((size_t)argc + 1, sizeof *a->words);
+    for (int i = 1; i < argc; i++) {
+        int rc = cn_arg_global(g, argc, argv, &i);
+        if (rc == 0) rc = job_option(a, argc, argv, &i);
+        if (rc < 0) return rc;
+        if (rc > 0) continue;
+        const char *w = argv[i];
+        if (strncmp(w, "--", 2) == 0 && w[2]) {
+            /* A kind's own option: --name VALUE, --name=VALUE, or a bare flag. */
+            const char *eq = strchr(w, '=');
+            if (eq) {
+                char *name = cn_xmemdup(w + 2, (size_t)(eq - w - 2) + 1);
+                name[eq - w - 2] = '\0';
+                args_add(&a->args, name, eq + 1);
+                free(name);
+            } else if (i + 1 < argc && strncmp(argv[i + 1], "--", 2) != 0) {
+                args_add(&a->args, w + 2, argv[++i]);
+            } else {
+                args_add(&a->args, w + 2, "true");
+            }
+        } else if (!a->kind) {
+            a->kind = w;
+        } else {
+            a->words[a->n_words++] = argv[i];
+        }
+    }
+    return 0;
+}
+
+/* Positional words map to the kind's positional names; with repeat_last each
+   extra word makes one more job. */
+static int build_positional(submit_args_t *a, const cn_cli_kind_t *k, cn_joblist_t *l) {
+    size_t npos = 0;
+    while (k->positional && k->positional[npos]) npos++;
+    if (a->n_words > npos && !(k->repeat_last && npos > 0))
+        return cn_err(CN_EINVAL, "too many arguments for %s (usage: %s)", k->name,
+                      k->usage ? k->usage : k->name);
+    size_t fixed = a->n_words < npos ? a->n_words : (npos ? npos - 1 : 0);
+    size_t base = a->args.n;
+    for (size_t i = 0; i < fixed; i++) args_add(&a->args, k->positional[i], a->words[i]);
+    int rc = 0;
+    if (a->n_words < npos) return cn_submit_add(l, k, &a->args, &a->jo);
+    for (size_t i = fixed; i < a->n_words && rc == 0; i++) {
+        args_add(&a->args, k->positional[npos - 1], a->words[i]);
+        rc = cn_submit_add(l, k, &a->args, &a->jo);
+        a->args.n--;
+        free(a->args.pair[a->args.n].key);
+        free(a->args.pair[a->args.n].value);
+    }
+    (void)base;
+    return rc;
+}
+
+/* Sends every job, WINDOW batches in flight; ids[i] is job i's id. */
+static int send_all(cn_client_t *c, const cn_joblist_t *l, uint64_t *ids, bool *existing) {
+    size_t nb = (l->n + BATCH - 1) / BATCH, sent = 0, got = 0;
+    uint64_t *reqs = cn_xcalloc(nb ? nb : 1, sizeof *reqs);
+    int rc = 0;
+    while (got < nb && rc == 0) {
+        while (sent < nb && sent - got < WINDOW && rc == 0) {
+            Canopy__Submit s = CANOPY__SUBMIT__INIT;
+            s.job = l->v + sent * BATCH;
+            s.n_job = CN_MIN(BATCH, l->n - sent * BATCH);
+            Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+            env.body_case = CANOPY__ENVELOPE__BODY_SUBMIT;
+            env.submit = &s;
+            rc = cn_client_send(c, &env, &reqs[sent++]);
+        }
+        Canopy__Envelope *rep = NULL;
+        if (rc || (rc = cn_client_recv(c, &rep, -1))) break;
+        for (size_t b = 0; b < sent; b++) {
+            if (reqs[b] != rep->req_id || rep->body_case != CANOPY__ENVELOPE__BODY_SUBMIT_REPLY) continue;
+            Canopy__SubmitReply *r = rep->submit_reply;
+            size_t want = CN_MIN(BATCH, l->n - b * BATCH);
+            if (r->n_id != want) {
+                rc = cn_err(CN_EPROTO, "the coordinator returned %zu ids for %zu jobs", r->n_id, want);
+                break;
+            }
+            memcpy(ids + b * BATCH, r->id, want * sizeof *ids);
+            for (size_t k = 0; k < want; k++) existing[b * BATCH + k] = k < r->n_existing && r->existing[k];
+            reqs[b] = 0;
+            got++;
+        }
+        cn_wire_free(rep);
+    }
+    free(reqs);
+    return rc;
+}
+
+static void print_ids(const cn_cli_t *g, const uint64_t *ids, const bool *existing, size_t n) {
+    cn_buf_t b = {0};
+    if (g->json) cn_buf_putc(&b, '[');
+    for (size_t i = 0; i < n; i++) {
+        if (g->json)
+            cn_buf_printf(&b, "%s{\"id\":%llu,\"existing\":%s}", i ? "," : "", (unsigned long long)ids[i],
+                          existing[i] ? "true" : "false");
+        else
+            cn_buf_printf(&b, "%s%llu", i ? "\n" : "", (unsigned long long)ids[i]);
+    }
+    if (g->json) cn_buf_putc(&b, ']');
+    if (b.len) cn_print_buf(&b);
+    cn_buf_free(&b);
+}
+
+static void collect_json(void *arg, const Canopy__Job *j) {
+    cn_buf_t *b = arg;
+    if (b->len > 1) cn_buf_putc(b, ',');
+    cn_job_json(b, j, false);
+}
+
+static int wait_and_report(const cn_cli_t *g, cn_client_t *c, const uint64_t *ids, size_t n,
+                           uint64_t timeout) {
+    cn_wait_result_t r;
+    int rc = cn_wait_jobs(c, ids, n, timeout, false, &r);
+    if (rc) return cn_fail(rc);
+    if (g->json) {
+        cn_buf_t b = {0};
+        cn_buf_putc(&b, '[');
+        rc = cn_fetch_jobs(c, ids, n, collect_json, &b);
+        cn_buf_putc(&b, ']');
+        if (rc) {
+            cn_buf_free(&b);
+            return cn_fail(rc);
+        }
+        cn_print_buf(&b);
+    }
+    if (r.succeeded == r.total) return 0;
+    fprintf(stderr, "canopy: %llu of %llu jobs did not succeed (%llu dead, %llu cancelled)\n",
+            (unsigned long long)(r.total - r.succeeded), (unsigned long long)r.total,
+            (unsigned long long)r.dead, (unsigned long long)r.cancelled);
+    return CN_EXIT_FAIL;
+}
+
+static int submit_run(cn_cli_t *g, submit_args_t *a) {
+    cn_joblist_t l = {0};
+    const cn_cli_kind_t *k = a->kind ? cn_cli_kind_find(a->kind) : NULL;
+    int rc = 0;
+    if (a->kind && !k)
+        return cn_usage_error(NULL, "unknown job kind '%s' (see canopy submit --help)", a->kind);
+    if (a->from) {
+        if (a->n_words || a->args.n)
+            return cn_usage_error(NULL, "with --from, give the jobs' arguments in the file");
+        rc = cn_submit_from(&l, a->from, a->kind, &a->jo);
+    } else if (!k) {
+        return cn_usage_error("canopy submit KIND ARGS... (see canopy submit --help)", "which kind of job?");
+    } else {
+        rc = build_positional(a, k, &l);
+    }
+    if (rc == 0 && l.n == 0) rc = cn_err(CN_EINVAL, "no jobs to submit");
+    cn_client_t *c = NULL;
+    if (rc == 0) rc = cn_client_open(g, &c);
+    uint64_t *ids = cn_xcalloc(l.n + 1, sizeof *ids);
+    bool *existing = cn_xcalloc(l.n + 1, sizeof *existing);
+    if (rc == 0) rc = send_all(c, &l, ids, existing);
+    int status = rc ? cn_fail(rc) : 0;
+    if (rc == 0 && !(a->wait && g->json)) print_ids(g, ids, existing, l.n);
+    if (rc == 0 && a->wait) status = wait_and_report(g, c, ids, l.n, a->wait_timeout);
+    free(ids);
+    free(existing);
+    cn_client_close(&c);
+    cn_joblist_free(&l);
+    return status;
+}
+
+int cn_cmd_submit(cn_cli_t *g, int argc, char **argv) {
+    for (int i = 1; i < argc; i++)
+        if (cn_arg_help(argv[i])) return help();
+    submit_args_t a = {0};
+    int rc = parse(g, &a, argc, argv);
+    int status =
+        rc ? cn_usage_error("canopy submit KIND ARGS... (see canopy submit --help)", "%s", cn_err_detail())
+           : submit_run(g, &a);
+    for (size_t i = 0; i < a.args.n; i++) {
+        free(a.args.pair[i].key);
+        free(a.args.pair[i].value);
+    }
+    free(a.args.pair);
+    free(a.words);
+    free(a.jo.after);
+    return status;
+}
