@@ -232,6 +232,7 @@ static const struct {
 
 static void dispatch(worker_t *w, const Canopy__Envelope *env) {
     w->last_heard = w->now;
+    CN_DEBUG("received %s", cn_wire_body_name(env));
     for (size_t i = 0; i < CN_ARRAY_LEN(handlers); i++) {
         if (handlers[i].body == env->body_case) {
             handlers[i].fn(w, env);
