@@ -1,0 +1,57 @@
+#!/usr/bin/env bash
+# test_kill_workers: while 1,500 sleep jobs run on 3 workers, a random worker is
+# killed with SIGKILL every second (the `canopy up` supervisor restarts it).
+# Proves: no job is lost, every job ends succeeded, no job has two accepted
+# results, and the jobs a killed worker was running are leased again within 4 s.
+source "$(dirname "$0")/../integration/cluster_lib.sh"
+
+up 3 4
+sleep_jobs 1500 20 200 "$T/jobs.txt"
+cn submit sleep --from "$T/jobs.txt" >"$T/ids.txt" || fail "submit"
+[ "$(wc -l <"$T/ids.txt")" -eq 1500 ] || fail "submit printed $(wc -l <"$T/ids.txt") ids"
+
+: >"$T/kills.txt"
+kills=0
+for round in $(seq 1 12); do
+  sleep 1
+  cn --json status >"$T/st.json" 2>/dev/null || continue
+  # A live worker that is running jobs, chosen at random.
+  pick=$(jq -c '[.workers[] | select(.alive and (.running | length) > 0)]' "$T/st.json")
+  n=$(jq length <<<"$pick")
+  [ "$n" -gt 0 ] || continue
+  w=$(jq -c ".[$(( RANDOM % n ))]" <<<"$pick")
+  pid=$(jq .pid <<<"$w")
+  at=$(now_ms)
+  if kill -9 "$pid" 2>/dev/null; then
+    kills=$((kills + 1))
+    echo "$at $(jq -r .name <<<"$w") $pid $(jq -r '.running | join(",")' <<<"$w")" >>"$T/kills.txt"
+    log "killed $(jq -r .name <<<"$w") (pid $pid) running $(jq '.running | length' <<<"$w") jobs"
+  fi
+done
+[ "$kills" -ge 5 ] || fail "only $kills workers could be killed"
+
+wait_final 100
+check_all_succeeded_once 1500
+
+# Re-lease delay: for each job cut by a kill (an attempt on the killed worker
+# that started before the kill and had not finished before it), the time from the
+# kill to the next attempt's start.
+: >"$T/delays.txt"
+while read -r at name pid jobs; do
+  for id in ${jobs//,/ }; do
+    job_json "$id" | jq --argjson at "$at" --arg w "$name" '
+      (.history | map(select(.worker == $w and .started_ms <= $at and (.finished_ms == 0 or .finished_ms >= $at))) | length) as $cut
+      | if $cut == 0 then empty else
+          ([.history[] | select(.started_ms >= $at) | .started_ms] | min) as $next
+          | if $next == null then "none" else ($next - $at) end
+        end' >>"$T/delays.txt"
+  done
+done <"$T/kills.txt"
+measured=$(grep -c . "$T/delays.txt" || true)
+[ "$measured" -ge 3 ] || fail "only $measured cut jobs could be measured"
+grep -q none "$T/delays.txt" && fail "a cut job was never leased again"
+max=$(sort -n "$T/delays.txt" | tail -1)
+log "$kills kills, $measured cut jobs re-leased after $(sort -n "$T/delays.txt" | head -1)..$max ms (median $(sort -n "$T/delays.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') ms)"
+[ "$max" -le 4000 ] || fail "a killed worker's job waited $max ms to be leased again (limit 4000)"
+grep -q "restarted" "$D/logs/up.log" || fail "the supervisor did not log restarts"
+log "PASS"
