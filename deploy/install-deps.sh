@@ -8,7 +8,7 @@ PKGS=(
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   librocksdb-dev libzstd-dev libsodium-dev libgit2-dev
   libcmocka-dev clang libclang-rt-dev
-  rocksdb-tools beanstalkd plocate zstd procps
+  rocksdb-tools beanstalkd plocate zstd procps jq
 )
 
 missing=()
