@@ -41,7 +41,7 @@ int cn_git_mirror(const char *dir, const char *url, const cn_git_fetch_opts_t *o
 int cn_git_open(const char *dir, cn_git_t **out);
 void cn_git_close(cn_git_t **self_p);
 
-enum cn_git_type { CN_GIT_OTHER = 0, CN_GIT_COMMIT, CN_GIT_TREE, CN_GIT_BLOB, CN_GIT_TAG };
+enum cn_git_type { CN_GOBJ_OTHER = 0, CN_GOBJ_COMMIT, CN_GOBJ_TREE, CN_GOBJ_BLOB, CN_GOBJ_TAG };
 
 typedef struct {
     char *name;      /* "refs/heads/main" (bytes as stored) */
@@ -51,7 +51,7 @@ typedef struct {
 } cn_git_ref_t;
 
 /* The repository's branches and tags, sorted by name. A ref that cannot be
-   peeled (a missing object) is returned with peeled_type CN_GIT_OTHER. */
+   peeled (a missing object) is returned with peeled_type CN_GOBJ_OTHER. */
 int cn_git_refs(cn_git_t *g, cn_git_ref_t **out, size_t *n);
 void cn_git_refs_free(cn_git_ref_t *refs, size_t n);
 

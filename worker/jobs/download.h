@@ -1,0 +1,83 @@
+/* download.h: the download job's core, callable without a worker (unit tests,
+   benchmarks): fetch a repository into a mirror, compare its heads with the
+   stored ones, store the new commits, changes, paths, users and contents in a
+   shard, and queue the pointer records (heads, log, project) for the job's
+   commit batch. The job kind "download" (download.c) is a thin adapter over
+   cn_download_run. One call per thread; no global state. */
+#ifndef CN_DOWNLOAD_H
+#define CN_DOWNLOAD_H
+
+#include "git.h"
+#include "keyset.h"
+#include "shard.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct {
+    cn_shard_t *shard;
+    cn_batch_t *pointers;   /* the job's commit batch (heads, log, project) */
+    const char *mirror_dir; /* this project's bare mirror (made when missing) */
+    const char *url;        /* canonical URL */
+    uint64_t project_id, job_id, lease_seq;
+    uint32_t attempt;
+    uint64_t max_file_size;    /* 0: CN_REPO_MAX_FILE_DEFAULT */
+    bool allow_partial;        /* store what is consistent, log what is missing */
+    uint64_t fetch_timeout_ms; /* 0: none */
+    bool (*cancelled)(void *arg);
+    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *unit);
+    void *arg;
+} cn_download_t;
+
+typedef struct {
+    int log_kind; /* CANOPY__LOG_KIND__LOG_OK or __LOG_NO_CHANGE */
+    uint64_t refs, commits_new, commits_skipped, changes, paths_new, users_new;
+    uint64_t contents_new, contents_too_big, content_bytes, content_stored_bytes;
+    uint64_t missing; /* objects found missing (allow_partial) */
+    uint64_t fetch_ms, walk_ms, total_ms;
+    char message[512]; /* the log message (what is missing, when partial) */
+} cn_download_stats_t;
+
+/* Runs one download attempt. Returns 0 with the pointer records queued in
+   d->pointers, or a negative CN_E* code with a detail (cn_err) that names the
+   URL or the missing object; *fatal tells whether retrying cannot help (bad
+   input). Content-addressed records are appended to the shard on the way:
+   nothing becomes visible before the commit batch is written. Blocks. */
+int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal);
+
+/* Records a failed attempt: a LOG_ERROR ProjectLog entry with message, written
+   with its own commit record (kind "download") in one synced batch, so the
+   project's log shows the failure and fsck finds every pointer committed. */
+int cn_download_log_error(const cn_download_t *d, const char *message);
+
+/* The job summary (a JSON object, malloc'd). */
+char *cn_download_summary(const cn_download_t *d, const cn_download_stats_t *st);
+
+/* ---- inside the download (download_walk.c) ---- */
+typedef struct {
+    const cn_download_t *d;
+    cn_download_stats_t *st;
+    cn_git_t *g;
+    cn_batch_t *b;             /* content-addressed records, appended as it fills */
+    cn_keyset_t paths, users;  /* queued by this job */
+    cn_keyset_t blobs;         /* looked at by this job */
+    cn_keyset_t missing_blobs; /* could not be read (partial) */
+    cn_keyset_t bad;           /* commits not stored: inconsistent (partial) */
+    uint64_t max_file;
+    /* the commit in progress */
+    void *chg;         /* Canopy__Change array */
+    void **chgp;       /* pointers into it */
+    uint8_t *chg_keys; /* path hash + blob oid of each change */
+    size_t nchg, capchg;
+    bool commit_bad;
+    char first_missing[200];
+} cn_dl_t;
+
+/* Stores every commit of oids[0..n) (parents first) that the shard lacks. */
+int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n);
+/* Appends what is queued in dl->b to the shard (not synced). */
+int cn_dl_flush(cn_dl_t *dl);
+void cn_dl_free(cn_dl_t *dl);
+
+#endif
