@@ -11,7 +11,9 @@ V=${V:-200}
 ROUNDS=${ROUNDS:-2}
 FAMILY=${FAMILY:-commits}
 DB_BENCH=${DB_BENCH:-db_bench}
-[ -x "$BIN/bench_shard" ] || { echo "shard.sh: no $BIN/bench_shard (set CN_BIN)" >&2; exit 1; }
+BENCH=$BIN/tests/bench_shard
+[ -x "$BENCH" ] || BENCH=$BIN/bench_shard
+[ -x "$BENCH" ] || { echo "shard.sh: no bench_shard under $BIN (set CN_BIN to a build dir)" >&2; exit 1; }
 command -v "$DB_BENCH" >/dev/null || { echo "shard.sh: no db_bench (apt-get install rocksdb-tools)" >&2; exit 1; }
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
@@ -20,7 +22,7 @@ best_ours=0
 best_peer=0
 echo "shard.sh: $N records, ${K}-byte keys, ~${V}-byte values, synced batches of 1000 (family $FAMILY)"
 for round in $(seq "$ROUNDS"); do
-    ours=$("$BIN/bench_shard" "$tmp/shard" "$N" "$K" "$V" "$FAMILY" 2>/dev/null |
+    ours=$("$BENCH" "$tmp/shard" "$N" "$K" "$V" "$FAMILY" 2>/dev/null |
         sed -n 's/.*: \([0-9]*\) records\/s.*/\1/p')
     rm -rf "$tmp/shard"
     # RocksDB's own fastest path: sequential keys, one put per write, WAL on, no sync;
