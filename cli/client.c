@@ -6,10 +6,13 @@
 
 #include "errors.h"
 
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <unistd.h>
 
 struct cn_client {
@@ -75,6 +78,22 @@ static int open_sock(cn_client_t *c, const char *data) {
     return rc;
 }
 
+/* True when nothing listens on an ipc:// endpoint (no socket file, or a file
+   left by a coordinator that was killed): then there is no point waiting. */
+static bool ipc_dead(const char *endpoint) {
+    if (strncmp(endpoint, "ipc://", 6) != 0) return false;
+    const char *path = endpoint + 6;
+    struct sockaddr_un a = {.sun_family = AF_UNIX};
+    if (strlen(path) >= sizeof a.sun_path) return false;
+    memcpy(a.sun_path, path, strlen(path) + 1);
+    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) return false;
+    bool dead =
+        connect(fd, (struct sockaddr *)&a, sizeof a) != 0 && (errno == ENOENT || errno == ECONNREFUSED);
+    close(fd);
+    return dead;
+}
+
 int cn_client_open(const cn_cli_t *g, cn_client_t **out) {
     cn_client_t *c = cn_xcalloc(1, sizeof *c);
     char *router = NULL, *pub = NULL;
@@ -97,10 +116,8 @@ int cn_client_open(const cn_cli_t *g, cn_client_t **out) {
     free(pub);
     c->timeout_ms = g->timeout_ms > 0 ? g->timeout_ms : 10000;
     c->next_req = ((uint64_t)getpid() << 20) + 1;
-    /* An ipc socket file that does not exist means no coordinator: say so now
-       rather than after the timeout. */
-    struct stat st;
-    if (strncmp(c->endpoint, "ipc://", 6) == 0 && stat(c->endpoint + 6, &st) != 0) {
+    /* Say so now rather than after the timeout. */
+    if (ipc_dead(c->endpoint)) {
         int rc =
             cn_err(CN_EUNREACHABLE, "no coordinator at %s (is the cluster up? try canopy up)", c->endpoint);
         cn_client_close(&c);

@@ -123,22 +123,23 @@ static int parse(cn_cli_t *g, submit_args_t *a, int argc, char **argv) {
 static int build_positional(submit_args_t *a, const cn_cli_kind_t *k, cn_joblist_t *l) {
     size_t npos = 0;
     while (k->positional && k->positional[npos]) npos++;
-    if (a->n_words > npos && !(k->repeat_last && npos > 0))
+    bool repeat = k->repeat_last && npos > 0;
+    if (a->n_words > npos && !repeat)
         return cn_err(CN_EINVAL, "too many arguments for %s (usage: %s)", k->name,
                       k->usage ? k->usage : k->name);
-    size_t fixed = a->n_words < npos ? a->n_words : (npos ? npos - 1 : 0);
-    size_t base = a->args.n;
-    for (size_t i = 0; i < fixed; i++) args_add(&a->args, k->positional[i], a->words[i]);
+    if (a->n_words <= npos) {
+        for (size_t i = 0; i < a->n_words; i++) args_add(&a->args, k->positional[i], a->words[i]);
+        return cn_submit_add(l, k, &a->args, &a->jo);
+    }
+    for (size_t i = 0; i + 1 < npos; i++) args_add(&a->args, k->positional[i], a->words[i]);
     int rc = 0;
-    if (a->n_words < npos) return cn_submit_add(l, k, &a->args, &a->jo);
-    for (size_t i = fixed; i < a->n_words && rc == 0; i++) {
+    for (size_t i = npos - 1; i < a->n_words && rc == 0; i++) {
         args_add(&a->args, k->positional[npos - 1], a->words[i]);
         rc = cn_submit_add(l, k, &a->args, &a->jo);
         a->args.n--;
         free(a->args.pair[a->args.n].key);
         free(a->args.pair[a->args.n].value);
     }
-    (void)base;
     return rc;
 }
 

@@ -136,6 +136,8 @@ static void history_json(cn_buf_t *b, const Canopy__Job *j) {
         kv_u64(b, "finished_ms", h->finished_ms);
         kv_str(b, "outcome", cn_state_name(h->outcome));
         kv_str(b, "error", h->error);
+        cn_json_key(b, "result_accepted", false);
+        cn_buf_printf(b, "%s", h->result_accepted ? "true" : "false");
         cn_buf_putc(b, '}');
     }
     cn_buf_putc(b, ']');

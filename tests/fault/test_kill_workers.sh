@@ -6,7 +6,7 @@
 source "$(dirname "$0")/../integration/cluster_lib.sh"
 
 up 3 4
-sleep_jobs 1500 20 200 "$T/jobs.txt"
+sleep_jobs 1500 20 300 "$T/jobs.txt"
 cn submit sleep --from "$T/jobs.txt" >"$T/ids.txt" || fail "submit"
 [ "$(wc -l <"$T/ids.txt")" -eq 1500 ] || fail "submit printed $(wc -l <"$T/ids.txt") ids"
 
@@ -15,17 +15,17 @@ kills=0
 for round in $(seq 1 12); do
   sleep 1
   cn --json status >"$T/st.json" 2>/dev/null || continue
-  # A live worker that is running jobs, chosen at random.
-  pick=$(jq -c '[.workers[] | select(.alive and (.running | length) > 0)]' "$T/st.json")
-  n=$(jq length <<<"$pick")
-  [ "$n" -gt 0 ] || continue
-  w=$(jq -c ".[$(( RANDOM % n ))]" <<<"$pick")
-  pid=$(jq .pid <<<"$w")
+  # A live worker that is running jobs, chosen at random, killed at once (its
+  # short jobs must still be running when the kill lands).
+  pick=$(jq -r --argjson r "$RANDOM" '[.workers[] | select(.alive and (.running | length) > 0)]
+    | if length == 0 then empty else .[$r % length] | "\(.pid) \(.name) \(.running | join(","))" end' "$T/st.json")
+  [ -n "$pick" ] || continue
+  read -r pid name jobs <<<"$pick"
   at=$(now_ms)
   if kill -9 "$pid" 2>/dev/null; then
     kills=$((kills + 1))
-    echo "$at $(jq -r .name <<<"$w") $pid $(jq -r '.running | join(",")' <<<"$w")" >>"$T/kills.txt"
-    log "killed $(jq -r .name <<<"$w") (pid $pid) running $(jq '.running | length' <<<"$w") jobs"
+    echo "$at $name $pid $jobs" >>"$T/kills.txt"
+    log "killed $name (pid $pid) running jobs $jobs"
   fi
 done
 [ "$kills" -ge 5 ] || fail "only $kills workers could be killed"

@@ -30,8 +30,18 @@ our_pids() {
   local p
   for p in /proc/[0-9]*; do
     [ -r "$p/cmdline" ] || continue
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -qF -- "$D"; then echo "${p#/proc/}"; fi
+    gone "${p#/proc/}" && continue
+    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -F -- "$D" >/dev/null; then echo "${p#/proc/}"; fi
   done
+}
+
+# gone PID: true when PID has exited (a zombie not yet reaped by its new parent
+# has exited too).
+gone() {
+  [ -r "/proc/$1/stat" ] || return 0
+  local st
+  st=$(sed 's/.*) //' "/proc/$1/stat" 2>/dev/null | cut -c1) || return 0
+  [ "$st" = Z ] || [ "$st" = X ] || [ -z "$st" ]
 }
 
 cleanup() {

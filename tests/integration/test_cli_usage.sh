@@ -9,7 +9,7 @@ for c in up down submit status watch jobs job cancel retry query fsck keygen; do
   cn "$c" --help >"$T/help.txt" 2>&1 || fail "canopy $c --help exited non-zero"
   grep -q "canopy $c" "$T/help.txt" || fail "canopy $c --help does not show its usage"
 done
-"$CANOPY" --help | grep -q "commands:" || fail "canopy --help"
+out=$("$CANOPY" --help) && grep -q "commands:" <<<"$out" || fail "canopy --help"
 
 # expect STATUS ARGS...: runs canopy and checks the exit status and the one-line error.
 expect() {
@@ -62,5 +62,5 @@ cn --json keygen --name host2 | jq -e '.public | length == 40' >/dev/null || fai
 # fsck without shards is an error; with an empty directory, nothing to check.
 expect 1 fsck
 mkdir -p "$D/shards"
-cn fsck | grep -q "0 shard" || fail "fsck of no shards"
+out=$(cn fsck) && grep -q "0 shard" <<<"$out" || fail "fsck of no shards"
 log "PASS"

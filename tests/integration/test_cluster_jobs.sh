@@ -36,13 +36,15 @@ diff <(sort -n "$T/ids.txt") <(jobs_json | jq '.[].id' | sort -n) >/dev/null || 
 id=$(head -1 "$T/ids.txt")
 job_json "$id" | jq -e '.spec.ms >= 1 and .spec.ms <= 50 and (.history | length) == 1' >/dev/null \
   || fail "job $id details: $(job_json "$id")"
-cn job "$id" | grep -q "succeeded" || fail "job text"
-cn jobs | head -3 | grep -q "sleep" || fail "jobs text"
-cn status | grep -q "w1" || fail "status text"
-cn watch --once | grep -q "w2" || fail "watch --once"
+# (Captured first: grep -q may close the pipe early, and pipefail would see SIGPIPE.)
+out=$(cn job "$id") && grep -q "succeeded" <<<"$out" || fail "job text"
+out=$(cn jobs) && grep -q "sleep" <<<"$out" || fail "jobs text"
+out=$(cn status) && grep -q "w1" <<<"$out" || fail "status text"
+out=$(cn watch --once) && grep -q "w2" <<<"$out" || fail "watch --once"
+out=$(cn watch --for 1500ms) && grep -q "w3" <<<"$out" || fail "watch --for"
 
 cn down >/dev/null || fail "down failed"
-[ ! -e "/proc/$sup" ] || fail "supervisor $sup still running after down"
+gone "$sup" || fail "supervisor $sup still running after down"
 left=$(our_pids | grep -vx "$$" || true)
 [ -z "$left" ] || fail "processes left after down: $left"
 [ ! -e "$D/up.pid" ] || fail "up.pid left after down"
