@@ -9,6 +9,7 @@
 #include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 
 static const struct {
@@ -72,7 +73,7 @@ static int local_path(const char *p, size_t n, const char *cwd, cn_buf_t *out) {
     return 0;
 }
 
-/* Drops one ".git" suffix (and the slash it may leave) from a network path. */
+/* Drops ".git" suffixes (and the slashes they may leave) from a network path. */
 static void strip_git_suffix(cn_buf_t *out, size_t path_start) {
     size_t plen = out->len - path_start;
     if (plen > 5 && memcmp(out->data + out->len - 4, ".git", 4) == 0 && out->data[out->len - 5] != '/')
@@ -144,9 +145,8 @@ static int network_url(const char *scheme, const char *dport, const char *rest, 
     return 0;
 }
 
+/* A file:// path is taken literally: '?' and '#' are file name bytes here. */
 static int file_url(const char *rest, size_t n, cn_buf_t *out) {
-    size_t cut = strcspn(rest, "?#");
-    if (cut < n) n = cut;
     if (n >= 9 && strncasecmp(rest, "localhost", 9) == 0) {
         rest += 9;
         n -= 9;
@@ -211,6 +211,10 @@ int cn_url_canonical(const char *in, const char *cwd, char **out) {
     cn_buf_t b = {0};
     rc = canonical(copy, n, cwd, &b);
     free(copy);
+    /* The canonical form must canonicalise to itself. */
+    if (rc == 0 && b.len > CN_URL_MAX)
+        rc = cn_err(CN_EINVAL, "repository URL is too long once made absolute");
+    if (rc == 0 && (b.data[b.len - 1] == ' ')) rc = cn_err(CN_EINVAL, "repository path ends with a space");
     if (rc < 0) {
         cn_buf_free(&b);
         return rc;
@@ -222,4 +226,125 @@ int cn_url_canonical(const char *in, const char *cwd, char **out) {
 
 bool cn_url_is_file(const char *canonical) {
     return strncmp(canonical, "file://", 7) == 0;
+}
+
+/* ---- URL lists ---- */
+
+typedef struct {
+    const char *p, *end;
+    size_t line;
+} lines_t;
+
+/* Next line without its end of line; false at the end. */
+static bool next_line(lines_t *l, const char **s, size_t *n) {
+    if (l->p >= l->end) return false;
+    const char *nl = memchr(l->p, '\n', (size_t)(l->end - l->p));
+    const char *e = nl ? nl : l->end;
+    *s = l->p;
+    *n = (size_t)(e - l->p);
+    if (*n && (*s)[*n - 1] == '\r') (*n)--;
+    l->p = nl ? nl + 1 : l->end;
+    l->line++;
+    return true;
+}
+
+static bool blank_or_comment(const char *s, size_t n) {
+    size_t i = 0;
+    while (i < n && (s[i] == ' ' || s[i] == '\t')) i++;
+    return i == n || s[i] == '#';
+}
+
+/* Splits one CSV row into field k (0-based); -1 if the row is malformed,
+   0 if it has fewer fields, 1 with the unquoted field in out. */
+static int csv_field(const char *s, size_t n, size_t k, cn_buf_t *out) {
+    size_t i = 0, f = 0;
+    for (;;) {
+        cn_buf_reset(out);
+        if (i < n && s[i] == '"') {
+            for (i++;; i++) {
+                if (i >= n) return -1; /* unterminated quote */
+                if (s[i] == '"') {
+                    if (i + 1 < n && s[i + 1] == '"') {
+                        cn_buf_putc(out, '"');
+                        i++;
+                        continue;
+                    }
+                    i++;
+                    break;
+                }
+                cn_buf_putc(out, (uint8_t)s[i]);
+            }
+            if (i < n && s[i] != ',') return -1;
+        } else {
+            while (i < n && s[i] != ',') cn_buf_putc(out, (uint8_t)s[i++]);
+        }
+        if (f == k) {
+            cn_buf_cstr(out);
+            return 1;
+        }
+        if (i >= n) return 0;
+        i++; /* the comma */
+        f++;
+    }
+}
+
+/* The index of the "url" column of a header row, or -1. */
+static long csv_url_column(const char *s, size_t n) {
+    cn_buf_t f = {0};
+    long col = -1;
+    for (size_t k = 0; k < 256 && col < 0; k++) {
+        int rc = csv_field(s, n, k, &f);
+        if (rc <= 0) break;
+        const char *v = cn_buf_cstr(&f);
+        while (*v == ' ') v++;
+        if (strncasecmp(v, "url", 3) == 0 && (v[3] == '\0' || v[3] == ' ')) col = (long)k;
+    }
+    cn_buf_free(&f);
+    return col;
+}
+
+int cn_url_list_parse(const char *data, size_t n, int (*add)(void *arg, const char *url, size_t line),
+                      void *arg) {
+    lines_t l = {data, data + n, 0};
+    const char *s;
+    size_t len;
+    long col = -1;
+    bool first = true;
+    cn_buf_t f = {0};
+    int rc = 0;
+    while (rc == 0 && next_line(&l, &s, &len)) {
+        if (blank_or_comment(s, len)) continue;
+        while (len && (*s == ' ' || *s == '\t')) s++, len--;
+        if (first) {
+            first = false;
+            if (*s == '{') return CN_EAGAIN;
+            if (memchr(s, ',', len) || (len == 3 && strncasecmp(s, "url", 3) == 0)) {
+                col = csv_url_column(s, len);
+                if (col < 0)
+                    return cn_err(CN_EINVAL, "line %zu: a CSV header needs a \"url\" column", l.line);
+                continue;
+            }
+        }
+        if (memchr(s, '\0', len)) {
+            rc = cn_err(CN_EINVAL, "line %zu: a NUL byte", l.line);
+            break;
+        }
+        if (col >= 0) {
+            int fr = csv_field(s, len, (size_t)col, &f);
+            if (fr < 0)
+                rc = cn_err(CN_EINVAL, "line %zu: malformed CSV (an unterminated quote?)", l.line);
+            else if (fr == 0)
+                rc = cn_err(CN_EINVAL, "line %zu: no url field (column %ld)", l.line, col + 1);
+            else if (f.len == 0)
+                rc = cn_err(CN_EINVAL, "line %zu: the url field is empty", l.line);
+            else
+                rc = add(arg, cn_buf_cstr(&f), l.line);
+        } else {
+            cn_buf_reset(&f);
+            cn_buf_append(&f, s, len);
+            rc = add(arg, cn_buf_cstr(&f), l.line);
+        }
+    }
+    cn_buf_free(&f);
+    return rc;
 }

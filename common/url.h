@@ -28,4 +28,15 @@ int cn_url_canonical(const char *in, const char *cwd, char **out);
 /* True when a canonical URL is file:// (a repository on this machine). */
 bool cn_url_is_file(const char *canonical);
 
+/* Lists of repository URLs (`canopy submit download --from FILE`): either one
+   URL per line (blank lines and lines starting with # are skipped) or a CSV
+   whose header row has a "url" column (any case; other columns ignored; fields
+   may be quoted with "" as the escape). Calls add(arg, url, line) for each URL
+   (url is NUL-terminated, not yet canonical; add returns 0 or an error that
+   stops the parse). Returns 0, CN_EAGAIN when the data is JSON lines (the first
+   entry starts with '{': the caller's generic reader handles those), or
+   CN_EINVAL naming the line. Never trusts its input (fuzzed). */
+int cn_url_list_parse(const char *data, size_t n, int (*add)(void *arg, const char *url, size_t line),
+                      void *arg);
+
 #endif

@@ -11,6 +11,7 @@
 
 #include "errors.h"
 #include "url.h"
+#include "util.h"
 
 static void expect(const char *in, const char *want) {
     char *out = NULL;
@@ -91,12 +92,44 @@ static void test_bad_and_disallowed_urls_are_refused(void **state) {
     free(big);
 }
 
+static int collect(void *arg, const char *url, size_t line) {
+    cn_buf_t *b = arg;
+    cn_buf_printf(b, "%zu:%s\n", line, url);
+    return 0;
+}
+
+static void parse_list(const char *in, int want_rc, const char *want) {
+    cn_buf_t b = {0};
+    int rc = cn_url_list_parse(in, strlen(in), collect, &b);
+    if (rc != want_rc) fail_msg("rc %d (%s) for:\n%s", rc, cn_err_detail(), in);
+    if (want) assert_string_equal(cn_buf_cstr(&b), want);
+    cn_buf_free(&b);
+}
+
+static void test_url_lists_plain_csv_and_json_lines(void **state) {
+    (void)state;
+    parse_list("https://a/x\n\n# comment\n  git@h:o/r \r\n/tmp/r", 0,
+               "1:https://a/x\n4:git@h:o/r \n5:/tmp/r\n");
+    parse_list("name,URL,stars\nx,https://a/x,3\n\"y, z\",\"https://a/\"\"q\"\"\",4\n", 0,
+               "2:https://a/x\n3:https://a/\"q\"\n");
+    parse_list("url\nhttps://a/x\n", 0, "2:https://a/x\n");
+    parse_list("{\"url\": \"https://a/x\"}\n", CN_EAGAIN, "");
+    parse_list("name,stars\nx,3\n", CN_EINVAL, NULL);
+    assert_non_null(strstr(cn_err_detail(), "url"));
+    parse_list("name,url\nx\n", CN_EINVAL, NULL);
+    assert_non_null(strstr(cn_err_detail(), "line 2"));
+    parse_list("name,url\nx,\"https://a\n", CN_EINVAL, NULL);
+    parse_list("name,url\nx,\n", CN_EINVAL, NULL);
+    parse_list("", 0, "");
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_spellings_of_one_repository_agree),
         cmocka_unit_test(test_scp_form_and_ssh_become_one_ssh_url),
         cmocka_unit_test(test_local_paths_become_file_urls),
         cmocka_unit_test(test_bad_and_disallowed_urls_are_refused),
+        cmocka_unit_test(test_url_lists_plain_csv_and_json_lines),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
