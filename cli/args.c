@@ -30,7 +30,7 @@ int cn_arg_value(int argc, char **argv, int *i, const char *name, const char **v
 }
 
 int cn_arg_global(cn_cli_t *g, int argc, char **argv, int *i) {
-    const char *v;
+    const char *v = NULL;
     int rc;
     if (strcmp(argv[*i], "--json") == 0) {
         g->json = true;

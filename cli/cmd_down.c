@@ -31,7 +31,7 @@ static bool alive(int pid) {
 int cn_cmd_down(cn_cli_t *g, int argc, char **argv) {
     uint64_t timeout = 60000;
     for (int i = 1; i < argc; i++) {
-        const char *v;
+        const char *v = NULL;
         if (cn_arg_help(argv[i])) return cn_print_help(usage_text);
         int rc = cn_arg_global(g, argc, argv, &i);
         if (rc == 0 && (rc = cn_arg_value(argc, argv, &i, "--timeout", &v)) > 0 &&

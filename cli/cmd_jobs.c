@@ -31,7 +31,7 @@ typedef struct {
 
 static int parse(cn_cli_t *g, jobs_opts_t *o, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
-        const char *v;
+        const char *v = NULL;
         int rc = cn_arg_global(g, argc, argv, &i);
         if (rc == 0 && (rc = cn_arg_value(argc, argv, &i, "--state", &v)) > 0 &&
             !(o->state = cn_state_parse(v)))

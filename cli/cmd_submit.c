@@ -57,7 +57,7 @@ static void args_add(cn_json_obj_t *o, const char *key, const char *val) {
 
 /* The options every job takes; returns 1 when argv[*i] was one. */
 static int job_option(submit_args_t *a, int argc, char **argv, int *i) {
-    const char *v;
+    const char *v = NULL;
     int rc;
     uint64_t u;
     if ((rc = cn_arg_value(argc, argv, i, "--priority", &v))) {

@@ -30,7 +30,7 @@ typedef struct {
 static int parse(cn_cli_t *g, up_opts_t *o, int argc, char **argv) {
     *o = (up_opts_t){2, 4, 30000, false};
     for (int i = 1; i < argc; i++) {
-        const char *v;
+        const char *v = NULL;
         int rc = cn_arg_global(g, argc, argv, &i);
         if (rc == 0 && strcmp(argv[i], "--detach") == 0) o->detach = true, rc = 1;
         if (rc == 0 && (rc = cn_arg_value(argc, argv, &i, "--workers", &v)) > 0 &&

@@ -71,7 +71,7 @@ typedef struct {
 
 static int parse(cn_cli_t *g, watch_opts_t *o, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
-        const char *v;
+        const char *v = NULL;
         int rc = cn_arg_global(g, argc, argv, &i);
         if (rc == 0 && strcmp(argv[i], "--once") == 0) o->once = true, rc = 1;
         if (rc == 0 && (rc = cn_arg_value(argc, argv, &i, "--for", &v)) > 0 &&

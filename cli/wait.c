@@ -94,7 +94,9 @@ int cn_wait_jobs(cn_client_t *c, const uint64_t *ids, size_t n, uint64_t timeout
     res->total = n;
     waitstate_t w = {cn_xmemdup(ids, n * sizeof *ids + 1), n, cn_xcalloc(n + 1, sizeof *ids), 0, res, 0};
     bool tty = isatty(2);
-    uint64_t started = cn_mono_ms(), last_show = 0, last_ok = started, pause = 50;
+    uint64_t started = cn_mono_ms(), last_ok = started, pause = 50;
+    /* Plain lines start after 2 s: short waits print only the final line. */
+    uint64_t last_show = tty ? 0 : started;
     int rc = 0;
     while (w.n_pending > 0) {
         w.n_next = 0;
