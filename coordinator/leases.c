@@ -70,7 +70,9 @@ void cn_leases_hello(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Hello 
             strcmp(j->rec->worker, w->name) == 0) {
             cn_worker_hold(w, j->id);
             adopted++;
-        } else {
+        } else if (!cn_queue_lease_accepted(L->q, r->job_id, r->lease_seq)) {
+            /* (A lease whose result we accepted is not stale: the worker only
+               missed the ack and will resend the result.) */
             cn_worker_add_stale(w, r->job_id, r->lease_seq);
         }
     }

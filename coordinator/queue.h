@@ -95,6 +95,8 @@ void cn_queue_end(cn_queue_t *q, cn_qjob_t *j, enum cn_qend how, int code, const
 /* A worker's result: 1 accepted now, 0 accepted before (a resend), CN_ESTALE
    when the lease is not the job's current one. */
 int cn_queue_result(cn_queue_t *q, const Canopy__Result *r, uint64_t now);
+/* True when a result for (job_id, lease_seq) was accepted before. */
+bool cn_queue_lease_accepted(cn_queue_t *q, uint64_t job_id, uint64_t lease_seq);
 /* Progress of a leased job: LEASED -> RUNNING on the first report. */
 void cn_queue_progress(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t total, const char *unit);
 /* Control: cancel (queued: at once; leased: cancel_requested) and retry

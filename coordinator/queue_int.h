@@ -43,6 +43,8 @@ struct cn_queue {
     cn_qkind_t kinds[CN_QMAX_KINDS];
     size_t nkinds;
     cn_qjob_t *dirty;
+    cn_qjob_t **sorted; /* commit: dirty jobs by id */
+    size_t capsorted;
     cn_qjob_t **done;
     size_t ndone, capdone;
     cn_u64map_t pend_dedup, pend_keys; /* hash -> cn_qpend_t chain */

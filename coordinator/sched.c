@@ -425,12 +425,17 @@ int cn_queue_result(cn_queue_t *q, const Canopy__Result *res, uint64_t now) {
         cn_queue_end(q, j, outcome_end(res->outcome), res->error_code, err, res->summary, true, now);
         return 1;
     }
-    if (j) return accepted_before(j->rec, res->lease_seq) ? 0 : CN_ESTALE;
+    return cn_queue_lease_accepted(q, res->job_id, res->lease_seq) ? 0 : CN_ESTALE;
+}
+
+bool cn_queue_lease_accepted(cn_queue_t *q, uint64_t job_id, uint64_t lease_seq) {
+    cn_qjob_t *j = cn_queue_find(q, job_id);
+    if (j) return accepted_before(j->rec, lease_seq);
     Canopy__Job *rec;
-    if (cn_q_load(q, res->job_id, &rec) != 0) return CN_ESTALE;
-    int rc = accepted_before(rec, res->lease_seq) ? 0 : CN_ESTALE;
+    if (cn_q_load(q, job_id, &rec) != 0) return false;
+    bool ok = accepted_before(rec, lease_seq);
     cn_rec_free(&rec->base);
-    return rc;
+    return ok;
 }
 
 void cn_queue_progress(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t total, const char *unit) {

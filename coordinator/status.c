@@ -53,16 +53,6 @@ double cn_status_rate(const cn_status_t *s, uint64_t now_ms, uint64_t total) {
     return (double)(total - s->v[best]) * 1000.0 / (double)dt;
 }
 
-typedef struct {
-    Canopy__Job **v;
-    size_t n;
-} running_t;
-
-static void collect_running(void *arg, cn_qjob_t *j) {
-    running_t *r = arg;
-    if (r->n < MAX_RUNNING) r->v[r->n++] = j->rec;
-}
-
 static Canopy__WorkerStatus *worker_status(const cn_worker_t *w) {
     Canopy__WorkerStatus *ws = cn_xmalloc(sizeof *ws);
     canopy__worker_status__init(ws);
@@ -108,10 +98,18 @@ void cn_status_build(cn_status_t *s, const cn_status_src_t *src, uint64_t now_ms
     out->bad_messages = src->bad_messages;
     out->stale_results = src->leases->stale_results;
     out->uptime_ms = now_ms - src->start_ms;
-    running_t r = {cn_xcalloc(MAX_RUNNING, sizeof *r.v), 0};
-    cn_queue_foreach_leased(src->q, collect_running, &r);
-    out->running = r.v;
-    out->n_running = r.n;
+    /* Running jobs through the workers' leases: bounded by slots, not by the queue. */
+    out->running = cn_xcalloc(MAX_RUNNING, sizeof *out->running);
+    for (size_t i = 0; i < nw && out->n_running < MAX_RUNNING; i++) {
+        const cn_worker_t *w = cn_workers_at(src->ws, i);
+        size_t n;
+        uint64_t *ids = cn_worker_lease_ids(w, &n);
+        for (size_t k = 0; k < n && out->n_running < MAX_RUNNING; k++) {
+            cn_qjob_t *j = cn_queue_find(src->q, ids[k]);
+            if (j && j->place == CN_QP_LEASED) out->running[out->n_running++] = j->rec;
+        }
+        free(ids);
+    }
 }
 
 void cn_status_reply_free(Canopy__StatusReply *r) {
