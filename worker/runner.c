@@ -30,7 +30,7 @@ struct cn_job_ctx {
     cn_batch_t *batch;    /* pointer records, created on first use */
     atomic_uint stop;     /* CN_STOP_* bits */
     atomic_bool started;
-    bool finished;        /* parked on the done list (runner lock) */
+    bool finished; /* parked on the done list (runner lock) */
     atomic_uint_fast64_t done, total;
     pthread_mutex_t unit_mu;
     char unit[32];
@@ -56,8 +56,9 @@ struct cn_runner {
     cn_job_ctx_t *q_head, *q_tail; /* waiting for a slot */
     cn_job_ctx_t *done_head, *done_tail;
     size_t n_inflight;
-    unsigned idle; /* threads waiting on cv */
-    bool notified; /* notify() called since the last collect */
+    unsigned idle;   /* threads waiting on cv */
+    unsigned waking; /* signalled, not yet awake */
+    bool notified;   /* notify() called since the last collect */
     bool quit;
     cn_runner_stats_t stats;
 };
@@ -196,6 +197,16 @@ static void run_job(cn_job_ctx_t *c) {
     }
 }
 
+/* Wakes one idle slot thread if jobs wait and no other thread is already on its
+   way: threads join one at a time while the awake ones drain the queue, so a
+   burst of tiny jobs costs a few wake-ups, not one per job. Runner lock held. */
+static void wake_one(cn_runner_t *r) {
+    if (r->q_head && r->idle > r->waking && r->waking == 0) {
+        r->waking++;
+        pthread_cond_signal(&r->cv);
+    }
+}
+
 static void *slot_main(void *arg) {
     cn_runner_t *r = arg;
     pthread_mutex_lock(&r->mu);
@@ -204,13 +215,14 @@ static void *slot_main(void *arg) {
             r->idle++;
             pthread_cond_wait(&r->cv, &r->mu);
             r->idle--;
+            if (r->waking) r->waking--;
         }
         if (!r->q_head) break; /* quit */
         cn_job_ctx_t *c = r->q_head;
         r->q_head = c->qnext;
         if (!r->q_head) r->q_tail = NULL;
         c->qnext = NULL;
-        if (r->q_head && r->idle) pthread_cond_signal(&r->cv); /* hand the rest on */
+        wake_one(r); /* hand the rest on */
         pthread_mutex_unlock(&r->mu);
 
         run_job(c);
@@ -310,7 +322,7 @@ void cn_runner_submit(cn_runner_t *r, Canopy__Lease *const *leases, size_t n) {
     r->q_tail = last;
     r->n_inflight += n;
     r->stats.submitted += n;
-    if (r->idle) pthread_cond_signal(&r->cv); /* the woken thread wakes the next */
+    wake_one(r); /* the woken thread wakes the next */
     pthread_mutex_unlock(&r->mu);
 }
 
