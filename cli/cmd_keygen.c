@@ -51,8 +51,10 @@ int cn_cmd_keygen(cn_cli_t *g, int argc, char **argv) {
     if (rc) {
         status = cn_fail(rc);
     } else if (g->json) {
-        printf("{\"name\":\"%s\",\"public\":\"%s\",\"public_file\":", name, pub);
         cn_buf_t b = {0};
+        cn_buf_printf(&b, "{\"name\":");
+        cn_json_str(&b, name, strlen(name));
+        cn_buf_printf(&b, ",\"public\":\"%s\",\"public_file\":", pub);
         cn_json_str(&b, ppath, strlen(ppath));
         cn_buf_printf(&b, ",\"secret_file\":");
         cn_json_str(&b, spath, strlen(spath));

@@ -201,8 +201,7 @@ static void collect_json(void *arg, const Canopy__Job *j) {
     cn_job_json(b, j, false);
 }
 
-static int wait_and_report(const cn_cli_t *g, cn_client_t *c, const uint64_t *ids, size_t n,
-                           uint64_t timeout) {
+static int wait_unique(const cn_cli_t *g, cn_client_t *c, const uint64_t *ids, size_t n, uint64_t timeout) {
     cn_wait_result_t r;
     int rc = cn_wait_jobs(c, ids, n, timeout, false, &r);
     if (rc) return cn_fail(rc);
@@ -222,6 +221,25 @@ static int wait_and_report(const cn_cli_t *g, cn_client_t *c, const uint64_t *id
             (unsigned long long)(r.total - r.succeeded), (unsigned long long)r.total,
             (unsigned long long)r.dead, (unsigned long long)r.cancelled);
     return CN_EXIT_FAIL;
+}
+
+static int cmp_u64(const void *a, const void *b) {
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Waits for each distinct job once (a dedup key may return one job twice). */
+static int wait_and_report(const cn_cli_t *g, cn_client_t *c, const uint64_t *all, size_t n_all,
+                           uint64_t timeout) {
+    uint64_t *ids = cn_xcalloc(n_all + 1, sizeof *ids);
+    memcpy(ids, all, n_all * sizeof *ids);
+    qsort(ids, n_all, sizeof *ids, cmp_u64);
+    size_t n = 0;
+    for (size_t i = 0; i < n_all; i++)
+        if (n == 0 || ids[n - 1] != ids[i]) ids[n++] = ids[i];
+    int status = wait_unique(g, c, ids, n, timeout);
+    free(ids);
+    return status;
 }
 
 static int submit_run(cn_cli_t *g, submit_args_t *a) {

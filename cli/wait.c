@@ -92,7 +92,8 @@ int cn_wait_jobs(cn_client_t *c, const uint64_t *ids, size_t n, uint64_t timeout
                  cn_wait_result_t *res) {
     memset(res, 0, sizeof *res);
     res->total = n;
-    waitstate_t w = {cn_xmemdup(ids, n * sizeof *ids + 1), n, cn_xcalloc(n + 1, sizeof *ids), 0, res, 0};
+    waitstate_t w = {cn_xcalloc(n + 1, sizeof *ids), n, cn_xcalloc(n + 1, sizeof *ids), 0, res, 0};
+    memcpy(w.pending, ids, n * sizeof *ids);
     bool tty = isatty(2);
     uint64_t started = cn_mono_ms(), last_ok = started, pause = 50;
     /* Plain lines start after 2 s: short waits print only the final line. */
