@@ -44,6 +44,7 @@ typedef struct {
     unsigned hb_ms, dead_after;
     uint64_t now, last_heard, next_hb, next_hello, backoff_ms;
     bool draining, jobs_stopped, done;
+    unsigned hello_slots; /* slots in the last Hello sent */
     uint64_t grace_deadline, ack_deadline;
     cn_job_result_t *unacked;
     size_t n_unacked, cap_unacked;
@@ -54,11 +55,13 @@ typedef struct {
 
 static void send_env(worker_t *w, Canopy__Envelope *env) {
     int rc = cn_sock_send(w->sock, NULL, env, false);
+    if (rc == CN_ESYS) rc = cn_sock_send(w->sock, NULL, env, false); /* EINTR from our own SIGTERM */
     if (rc) CN_WARN("cannot send %s to the coordinator: %s", cn_wire_body_name(env), cn_err_detail());
 }
 
 static void send_hello(worker_t *w) {
     unsigned slots = w->draining ? 0 : w->o->slots;
+    w->hello_slots = slots;
     Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
     Canopy__Hello hello = CANOPY__HELLO__INIT;
     cn_wp_hello_fill(&hello, w->o->name, slots, w->runner, w->unacked, w->n_unacked);
@@ -151,6 +154,8 @@ static void on_welcome(worker_t *w, const Canopy__Envelope *env) {
     w->state = READY;
     w->backoff_ms = (uint64_t)w->hb_ms * w->dead_after;
     w->next_hb = w->now + w->hb_ms;
+    /* Stopping began while a Hello with slots was on its way: take them back. */
+    if (w->draining && w->hello_slots) send_hello(w);
     /* Whatever was not acknowledged may have been lost with the old connection;
        the coordinator acks a repeated result again without counting it twice. */
     send_results(w, w->unacked, w->n_unacked);
