@@ -8,7 +8,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -392,6 +394,54 @@ static void test_prefix_iteration(void **state) {
     cn_shard_close(&s);
 }
 
+#define RACE_THREADS 4
+#define RACE_KEYS 500
+
+typedef struct {
+    cn_shard_t *s;
+    int id;
+    atomic_int *wins;
+} racer_t;
+
+/* Every thread puts its own value under the same keys, with some content-addressed
+   data on the side: for each key exactly one thread may win. */
+static void *racer(void *arg) {
+    racer_t *r = arg;
+    cn_batch_t *b = cn_batch_new();
+    char k[16], v[16];
+    for (int i = 0; i < RACE_KEYS; i++) {
+        snprintf(k, sizeof k, "race%04d", i);
+        snprintf(v, sizeof v, "thread%d", r->id);
+        cn_batch_put(b, CN_CF_SYNC, k, strlen(k), v, strlen(v));
+        cn_blob_put(b, NULL, 0, k, strlen(k), NULL);
+        int rc = cn_shard_append(r->s, b, i % 50 == 0);
+        if (rc == 0)
+            atomic_fetch_add(&r->wins[i], 1);
+        else if (rc != CN_ECONFLICT)
+            atomic_fetch_add(&r->wins[i], 100);
+        cn_batch_clear(b);
+    }
+    cn_batch_destroy(&b);
+    return NULL;
+}
+
+static void test_concurrent_appends_one_value_wins_per_key(void **state) {
+    (void)state;
+    cn_shard_t *s = open_writer("s10");
+    atomic_int wins[RACE_KEYS];
+    for (int i = 0; i < RACE_KEYS; i++) atomic_init(&wins[i], 0);
+    pthread_t t[RACE_THREADS];
+    racer_t r[RACE_THREADS];
+    for (int i = 0; i < RACE_THREADS; i++) {
+        r[i] = (racer_t){.s = s, .id = i, .wins = wins};
+        assert_int_equal(pthread_create(&t[i], NULL, racer, &r[i]), 0);
+    }
+    for (int i = 0; i < RACE_THREADS; i++) pthread_join(t[i], NULL);
+    for (int i = 0; i < RACE_KEYS; i++) assert_int_equal(atomic_load(&wins[i]), 1);
+    assert_int_equal(cn_shard_fsck(s, NULL, NULL, NULL), 0);
+    cn_shard_close(&s);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_writer_refused_in_process_and_from_child),
@@ -403,6 +453,7 @@ int main(void) {
         cmocka_unit_test(test_job_commits_group_and_latest_lease),
         cmocka_unit_test(test_drop_cf_only_for_derived_families),
         cmocka_unit_test(test_prefix_iteration),
+        cmocka_unit_test(test_concurrent_appends_one_value_wins_per_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
