@@ -31,6 +31,7 @@ int cn_cmd_job(cn_cli_t *g, int argc, char **argv);
 int cn_cmd_cancel(cn_cli_t *g, int argc, char **argv);
 int cn_cmd_retry(cn_cli_t *g, int argc, char **argv);
 int cn_cmd_query(cn_cli_t *g, int argc, char **argv);
+int cn_cmd_merge(cn_cli_t *g, int argc, char **argv); /* cli/cmd_merge.c */
 int cn_cmd_fsck(cn_cli_t *g, int argc, char **argv);
 int cn_cmd_keygen(cn_cli_t *g, int argc, char **argv);
 /* The supervisor pid in <data>/up.pid if it is alive, else 0 (cli/cmd_up.c). */

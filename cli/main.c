@@ -22,6 +22,7 @@ static const cn_cmd_t commands[] = {
     {"job", cn_cmd_job, "one job: spec, attempts, worker, errors, timings"},
     {"cancel", cn_cmd_cancel, "cancel a job (queued or running)"},
     {"retry", cn_cmd_retry, "re-queue a dead, failed or cancelled job"},
+    {"merge", cn_cmd_merge, "fold every shard into the merged store that queries read"},
     {"query", cn_cmd_query, "query the datasets"},
     {"fsck", cn_cmd_fsck, "check every shard's data"},
     {"keygen", cn_cmd_keygen, "make a CurveZMQ key pair for tcp:// clusters"},

@@ -1,0 +1,123 @@
+/* merge_int.h: the merge's insides, shared by storage/merge*.c only: the run
+   state, the per-family rule table, the lease classes that implement fencing,
+   a small u64 map, and the generation directories. merge.c drives the phases;
+   merge_gen.c owns merged/ on disk; merge_rules.c streams families into SST
+   files; merge_jobs.c resolves commit records and the journal. */
+#ifndef CN_MERGE_INT_H
+#define CN_MERGE_INT_H
+
+#include "merge.h"
+#include "shard_int.h"
+
+#include <pthread.h>
+
+/* ---- a u64 -> u64 map (open addressing; key 0 is never stored) ---- */
+typedef struct {
+    uint64_t *keys, *vals;
+    size_t cap, n;
+} mg_map_t;
+void mg_map_free(mg_map_t *m);
+void mg_map_put(mg_map_t *m, uint64_t k, uint64_t v);
+/* True and *v when k is present. */
+bool mg_map_get(const mg_map_t *m, uint64_t k, uint64_t *v);
+
+/* ---- how each family is merged ---- */
+typedef enum {
+    MG_META,      /* not copied: the merged store keeps its own */
+    MG_JOBS,      /* commit records: the highest lease of each job wins */
+    MG_CONTENT,   /* content-addressed: union, stored once */
+    MG_POINTER,   /* kept when its lease (in the key) is a winning lease */
+    MG_VERSIONED, /* pointer + the highest (version, lease) per identity */
+    MG_JOURNAL,   /* renumbered into one ordered journal */
+    MG_DERIVED,   /* rebuilt on the merged store (scanidx) */
+} mg_kind_t;
+
+typedef struct {
+    cn_cf_t cf;
+    mg_kind_t kind;
+    size_t key_len;     /* POINTER/VERSIONED: the key length the rule understands */
+    size_t lease_off;   /* POINTER/VERSIONED: lease_seq BE64 at this key offset */
+    size_t id_len;      /* VERSIONED: the identity is the key's first id_len bytes */
+    size_t version_off; /* VERSIONED: version BE64 at this key offset */
+} mg_rule_t;
+const mg_rule_t *mg_rule(cn_cf_t cf);
+
+/* Lease classes: fencing in one place. */
+enum { MG_DROP = 0, MG_OLD = 1, MG_NEW = 2 };
+
+typedef struct {
+    char *name; /* directory name under shards/: the watermark's key */
+    char *dir;
+    cn_shard_t *s; /* opened read-only */
+    uint64_t seq;
+} mg_shard_t;
+
+/* A commit record read from a moved shard. */
+typedef struct {
+    uint64_t job_id, lease_seq;
+    size_t shard;
+    Canopy__JobCommit *jc;
+    bool win; /* the commit record this merge writes */
+} mg_commit_t;
+
+/* A new journal entry: where it came from and the id it gets. */
+typedef struct {
+    Canopy__JournalEntry *e;
+    size_t shard;
+    uint64_t old_id, new_id;
+} mg_jentry_t;
+
+typedef struct {
+    cn_shard_t *out; /* the new generation, open for writing */
+    const char *gen_dir;
+    mg_shard_t *sh; /* shards that moved since their watermark */
+    size_t nsh;
+    cn_merge_report_t *rep;
+    unsigned threads;
+    mg_map_t won_before; /* job -> lease merged before this run */
+    mg_map_t lease;      /* lease -> MG_OLD / MG_NEW */
+    mg_commit_t *commits;
+    size_t ncommits;
+    uint64_t *superseded; /* leases merged before that lost to a higher one */
+    size_t nsuperseded;
+    mg_jentry_t *jentries;
+    size_t njentries;
+    mg_map_t evidence; /* job -> a lease seen without any commit (problems) */
+    bool rebuild_scanidx; /* a superseded lease had journal entries */
+    pthread_mutex_t mu; /* report fields shared by family threads */
+} mg_t;
+
+int mg_lease_class(const mg_t *m, uint64_t lease);
+
+/* merge_jobs.c */
+int mg_jobs_resolve(mg_t *m);      /* reads commits, decides winners, problems */
+int mg_jobs_supersede(mg_t *m);    /* drops pointers of superseded leases */
+int mg_journal_merge(mg_t *m);     /* orders and writes new journal entries */
+int mg_jobs_write(mg_t *m);        /* writes the winning commit records */
+void mg_jobs_unfinished(mg_t *m);  /* problems: jobs seen with no commit anywhere */
+void mg_jobs_free(mg_t *m);
+void mg_problem_add(cn_merge_report_t *r, uint64_t job, const char *issue, const uint64_t *leases, size_t n,
+                    const char *shards);
+
+/* merge_rules.c: streams every CONTENT/POINTER/VERSIONED family of the moved
+   shards into the merged store (sorted SST files, ingested), in threads. */
+int mg_families_merge(mg_t *m);
+
+/* merge_gen.c: merged/ on disk. */
+typedef struct {
+    char *root;     /* <data>/merged */
+    int lock_fd;
+    uint64_t cur;   /* current generation, 0 if none */
+    char *cur_dir;  /* NULL if none */
+    uint64_t next;
+    char *next_dir;
+} mg_gen_t;
+int mg_gen_begin(const char *data_dir, mg_gen_t *g); /* lock, clean up, pick next */
+int mg_gen_copy(const mg_gen_t *g);                  /* next := links to cur's files */
+int mg_gen_switch(mg_gen_t *g);                      /* atomically make next current */
+void mg_gen_end(mg_gen_t *g);                        /* unlock, free */
+/* Test hook: CN_MERGE_PAUSE=<point> makes the merge print the point on stderr
+   and sleep (so a test can kill -9 it there). */
+void mg_pause_point(const char *point);
+
+#endif

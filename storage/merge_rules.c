@@ -1,0 +1,351 @@
+/* merge_rules.c: how each family is merged (the rule table), and the bulk path
+   that applies the CONTENT, POINTER and VERSIONED rules: a k-way merge of the
+   moved shards' sorted iterators, checked against the merged store with a
+   merge-join, written as one sorted SST file per family and ingested. Families
+   run on a few threads (one family per thread at a time); each writes only its
+   own report slot. */
+#include "merge_int.h"
+
+#include "errors.h"
+#include "log.h"
+
+#include <stdatomic.h>
+#include <unistd.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Chunk keys (the first versioned family): file_id BE64 | version BE64 |
+   lease_seq BE64 (storage/MERGE.md). A new versioned family is one line here. */
+static const mg_rule_t rules[CN_CF_COUNT_] = {
+    [CN_CF_META] = {CN_CF_META, MG_META, 0, 0, 0, 0},
+    [CN_CF_JOBS] = {CN_CF_JOBS, MG_JOBS, 0, 0, 0, 0},
+    [CN_CF_BLOBS] = {CN_CF_BLOBS, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_COMMITS] = {CN_CF_COMMITS, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_CHANGES] = {CN_CF_CHANGES, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_PATHS] = {CN_CF_PATHS, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_USERS] = {CN_CF_USERS, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_HEADS] = {CN_CF_HEADS, MG_POINTER, 16, 8, 0, 0},
+    [CN_CF_PROJLOG] = {CN_CF_PROJLOG, MG_POINTER, 16, 8, 0, 0},
+    [CN_CF_PROJECTS] = {CN_CF_PROJECTS, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_JOURNAL] = {CN_CF_JOURNAL, MG_JOURNAL, 0, 0, 0, 0},
+    [CN_CF_SCANIDX] = {CN_CF_SCANIDX, MG_DERIVED, 0, 0, 0, 0},
+    [CN_CF_SYNC] = {CN_CF_SYNC, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_CHUNKS] = {CN_CF_CHUNKS, MG_VERSIONED, 24, 16, 8, 8},
+    [CN_CF_DEFS] = {CN_CF_DEFS, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_REFS] = {CN_CF_REFS, MG_CONTENT, 0, 0, 0, 0},
+};
+
+const mg_rule_t *mg_rule(cn_cf_t cf) {
+    return &rules[cf];
+}
+
+/* ---- one source per moved shard, merged by key ---- */
+
+typedef struct {
+    cn_iter_t *it;
+    const uint8_t *k, *v;
+    size_t kl, vl;
+} src_t;
+
+static void src_load(src_t *s) {
+    if (cn_iter_valid(s->it)) {
+        s->k = cn_iter_key(s->it, &s->kl);
+        s->v = cn_iter_value(s->it, &s->vl);
+    } else {
+        s->k = NULL;
+    }
+}
+
+static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
+    int c = memcmp(a, b, CN_MIN(al, bl));
+    return c ? c : (al < bl ? -1 : al > bl);
+}
+
+/* Values of one key from several shards: the smallest wins, so the choice
+   does not depend on the order of the shards. */
+static int valcmp(const src_t *a, const src_t *b) {
+    return keycmp(a->v, a->vl, b->v, b->vl);
+}
+
+/* The merged store's keys, walked along with the sources (a merge-join). */
+typedef struct {
+    cn_iter_t *it;
+    bool empty;
+} join_t;
+
+static bool join_has(join_t *j, const uint8_t *k, size_t kl) {
+    if (j->empty) return false;
+    for (int steps = 0; cn_iter_valid(j->it); steps++) {
+        size_t ml;
+        const uint8_t *mk = cn_iter_key(j->it, &ml);
+        int c = keycmp(mk, ml, k, kl);
+        if (c == 0) return true;
+        if (c > 0) return false;
+        if (steps < 8)
+            cn_iter_next(j->it);
+        else
+            cn_iter_seek(j->it, k, kl); /* far behind: jump */
+    }
+    return false;
+}
+
+typedef struct {
+    mg_t *m;
+    cn_cf_t cf;
+    const mg_rule_t *rule;
+    src_t *src;
+    size_t nsrc;
+    join_t join;
+    cn_rocks_sst_t *sst;
+    char *sst_path;
+    cn_rocks_batch_t *wb; /* versioned: puts and deletes */
+    cn_merge_count_t cnt;
+    uint64_t read;
+    /* versioned: the best candidate of the current identity */
+    cn_buf_t best_k, best_v;
+    bool have_best;
+    cn_buf_t key; /* the current key, kept while its iterator moves */
+} fam_t;
+
+static int emit(fam_t *f, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    if (!f->sst) {
+        int rc = cn_rocks_sst_open(f->m->out->db, f->sst_path, &f->sst);
+        if (rc < 0) return rc;
+    }
+    f->cnt.new_++;
+    return cn_rocks_sst_put(f->sst, k, kl, v, vl);
+}
+
+/* Versioned: the identity group ended; keep its best unless the merged store
+   already holds an equal or newer record of that identity. */
+static void flush_best(fam_t *f) {
+    if (!f->have_best) return;
+    f->have_best = false;
+    const mg_rule_t *r = f->rule;
+    cn_iter_t *it = NULL;
+    if (cn_iter_new(f->m->out, f->cf, f->best_k.data, r->id_len, &it) < 0) return;
+    cn_iter_seek_last(it);
+    size_t ml = 0;
+    const uint8_t *mk = cn_iter_valid(it) ? cn_iter_key(it, &ml) : NULL;
+    int c = mk ? keycmp(mk, ml, f->best_k.data, f->best_k.len) : -1;
+    if (c >= 0) {
+        f->cnt.existing += c == 0;
+        f->cnt.dropped += c > 0;
+    } else {
+        /* older versions of the identity leave the merged store */
+        for (cn_iter_seek_last(it); cn_iter_valid(it); cn_iter_prev(it)) {
+            mk = cn_iter_key(it, &ml);
+            cn_rocks_batch_delete(f->wb, f->m->out->db, f->cf, mk, ml);
+            f->cnt.dropped++;
+        }
+        cn_rocks_batch_put(f->wb, f->m->out->db, f->cf, f->best_k.data, f->best_k.len, f->best_v.data,
+                           f->best_v.len);
+        f->cnt.new_++;
+    }
+    cn_iter_destroy(&it);
+}
+
+static void versioned(fam_t *f, const src_t *s) {
+    const mg_rule_t *r = f->rule;
+    if (s->kl != r->key_len || mg_lease_class(f->m, cn_get_be64(s->k + r->lease_off)) == MG_DROP) {
+        f->cnt.dropped++;
+        return;
+    }
+    if (f->have_best && memcmp(f->best_k.data, s->k, r->id_len) == 0) {
+        f->cnt.dropped++; /* keys sort by version then lease: s is newer */
+    } else {
+        flush_best(f);
+    }
+    cn_buf_reset(&f->best_k);
+    cn_buf_reset(&f->best_v);
+    cn_buf_append(&f->best_k, s->k, s->kl);
+    cn_buf_append(&f->best_v, s->v, s->vl);
+    f->have_best = true;
+}
+
+/* One distinct key: s holds the smallest value among the shards that have it. */
+static int take(fam_t *f, const src_t *s) {
+    switch (f->rule->kind) {
+    case MG_CONTENT:
+        if (join_has(&f->join, s->k, s->kl)) {
+            f->cnt.existing++;
+            return 0;
+        }
+        return emit(f, s->k, s->kl, s->v, s->vl);
+    case MG_POINTER: {
+        int cls = s->kl == f->rule->key_len ? mg_lease_class(f->m, cn_get_be64(s->k + f->rule->lease_off))
+                                            : MG_DROP;
+        if (cls == MG_NEW) return emit(f, s->k, s->kl, s->v, s->vl);
+        if (cls == MG_OLD)
+            f->cnt.existing++;
+        else
+            f->cnt.dropped++;
+        return 0;
+    }
+    case MG_VERSIONED:
+        versioned(f, s);
+        return 0;
+    default:
+        return 0;
+    }
+}
+
+static int run_merge(fam_t *f) {
+    int rc = 0;
+    for (;;) {
+        src_t *best = NULL;
+        for (size_t i = 0; i < f->nsrc; i++) {
+            src_t *s = &f->src[i];
+            if (!s->k) continue;
+            int c = best ? keycmp(s->k, s->kl, best->k, best->kl) : -1;
+            if (c < 0 || (c == 0 && valcmp(s, best) < 0)) best = s;
+        }
+        if (!best) break;
+        f->read++;
+        if ((rc = take(f, best)) < 0) break;
+        /* The same key in other shards: the same record, already taken. */
+        cn_buf_reset(&f->key);
+        cn_buf_append(&f->key, best->k, best->kl); /* best's key dies when its iterator moves */
+        for (size_t i = 0; i < f->nsrc; i++) {
+            src_t *s = &f->src[i];
+            if (s == best || !s->k || keycmp(s->k, s->kl, f->key.data, f->key.len) != 0) continue;
+            f->read++;
+            f->cnt.existing++;
+            cn_iter_next(s->it);
+            src_load(s);
+        }
+        cn_iter_next(best->it);
+        src_load(best);
+    }
+    if (rc == 0 && f->rule->kind == MG_VERSIONED) flush_best(f);
+    return rc;
+}
+
+static void fam_free(fam_t *f) {
+    for (size_t i = 0; i < f->nsrc; i++) cn_iter_destroy(&f->src[i].it);
+    free(f->src);
+    cn_iter_destroy(&f->join.it);
+    if (f->sst) {
+        bool empty;
+        cn_rocks_sst_finish(&f->sst, &empty);
+        unlink(f->sst_path);
+    }
+    free(f->sst_path);
+    cn_rocks_batch_destroy(&f->wb);
+    cn_buf_free(&f->best_k);
+    cn_buf_free(&f->best_v);
+    cn_buf_free(&f->key);
+}
+
+static int fam_open(fam_t *f) {
+    f->src = cn_xcalloc(f->m->nsh, sizeof *f->src);
+    f->nsrc = f->m->nsh;
+    int rc = 0;
+    for (size_t i = 0; i < f->nsrc && rc == 0; i++) {
+        rc = cn_iter_new(f->m->sh[i].s, f->cf, NULL, 0, &f->src[i].it);
+        if (rc == 0) src_load(&f->src[i]);
+    }
+    if (rc == 0 && f->rule->kind == MG_CONTENT) {
+        rc = cn_iter_new(f->m->out, f->cf, NULL, 0, &f->join.it);
+        f->join.empty = rc == 0 && !cn_iter_valid(f->join.it);
+    }
+    if (f->rule->kind == MG_VERSIONED) f->wb = cn_rocks_batch_new();
+    char name[64];
+    snprintf(name, sizeof name, "ingest/%s.sst", cn_cf_name(f->cf));
+    f->sst_path = cn_path_join(f->m->gen_dir, name);
+    return rc;
+}
+
+/* Finishes the family's SST file and ingests it (RocksDB moves the file in). */
+static int fam_finish(fam_t *f) {
+    int rc = 0;
+    if (f->sst) {
+        bool empty = true;
+        rc = cn_rocks_sst_finish(&f->sst, &empty);
+        if (rc == 0 && !empty) {
+            const char *paths[] = {f->sst_path};
+            rc = cn_rocks_ingest(f->m->out->db, (int)f->cf, paths, 1);
+        }
+    }
+    if (rc == 0 && f->wb && cn_rocks_batch_count(f->wb) > 0) rc = cn_rocks_write(f->m->out->db, f->wb, false);
+    return rc;
+}
+
+static int family_run(mg_t *m, cn_cf_t cf) {
+    fam_t f = {.m = m, .cf = cf, .rule = mg_rule(cf)};
+    uint64_t t0 = cn_mono_ms();
+    int rc = fam_open(&f);
+    if (rc == 0) rc = run_merge(&f);
+    if (rc == 0) rc = fam_finish(&f);
+    pthread_mutex_lock(&m->mu);
+    cn_merge_count_t *c = &m->rep->records[cf];
+    c->new_ += f.cnt.new_;
+    c->existing += f.cnt.existing;
+    c->dropped += f.cnt.dropped;
+    m->rep->records_read += f.read;
+    pthread_mutex_unlock(&m->mu);
+    CN_DEBUG("merge: family %s: %llu read, %llu new in %llu ms", cn_cf_name(cf), (unsigned long long)f.read,
+             (unsigned long long)f.cnt.new_, (unsigned long long)(cn_mono_ms() - t0));
+    fam_free(&f);
+    return rc;
+}
+
+typedef struct {
+    mg_t *m;
+    cn_cf_t *cfs;
+    size_t n;
+    atomic_size_t next;
+    atomic_int rc;
+    char err[512];
+    pthread_mutex_t err_mu;
+} pool_t;
+
+static void *pool_main(void *arg) {
+    pool_t *p = arg;
+    for (;;) {
+        size_t i = atomic_fetch_add(&p->next, 1);
+        if (i >= p->n || atomic_load(&p->rc) != 0) break;
+        int rc = family_run(p->m, p->cfs[i]);
+        if (rc < 0) {
+            pthread_mutex_lock(&p->err_mu);
+            if (atomic_load(&p->rc) == 0) {
+                snprintf(p->err, sizeof p->err, "family %s: %s", cn_cf_name(p->cfs[i]), cn_err_detail());
+                atomic_store(&p->rc, rc);
+            }
+            pthread_mutex_unlock(&p->err_mu);
+        }
+    }
+    return NULL;
+}
+
+int mg_families_merge(mg_t *m) {
+    char *ingest = cn_path_join(m->gen_dir, "ingest");
+    int rc = cn_mkdir_p(ingest);
+    if (rc < 0) {
+        free(ingest);
+        return rc;
+    }
+    /* Largest first, so that two threads end together. */
+    static const cn_cf_t order[] = {CN_CF_BLOBS,   CN_CF_CHANGES, CN_CF_COMMITS, CN_CF_PATHS, CN_CF_USERS,
+                                    CN_CF_DEFS,    CN_CF_REFS,    CN_CF_SYNC,    CN_CF_CHUNKS, CN_CF_HEADS,
+                                    CN_CF_PROJLOG, CN_CF_PROJECTS};
+    pool_t p = {.m = m, .cfs = (cn_cf_t *)order, .n = CN_ARRAY_LEN(order)};
+    atomic_init(&p.next, 0);
+    atomic_init(&p.rc, 0);
+    pthread_mutex_init(&p.err_mu, NULL);
+    unsigned nt = m->threads ? m->threads : 2;
+    if (nt > 8) nt = 8;
+    pthread_t th[8];
+    unsigned started = 0;
+    for (unsigned i = 1; i < nt; i++)
+        if (pthread_create(&th[started], NULL, pool_main, &p) == 0) started++;
+    pool_main(&p);
+    for (unsigned i = 0; i < started; i++) pthread_join(th[i], NULL);
+    rc = atomic_load(&p.rc);
+    if (rc < 0) cn_err(rc, "%s", p.err);
+    pthread_mutex_destroy(&p.err_mu);
+    cn_rm_rf(ingest);
+    free(ingest);
+    return rc;
+}
