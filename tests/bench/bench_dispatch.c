@@ -227,8 +227,16 @@ static void start_workers(const char *bin, const char *dir, const char *router, 
         }
         char *exe = cn_xasprintf("%s/canopy-worker", bin);
         char *name = cn_xasprintf("w%d", i + 1), *sl = cn_xasprintf("%u", slots);
-        char *argv[] = {exe, (char *)"--data", (char *)dir, (char *)"--coordinator", (char *)router,
-                        (char *)"--name", name, (char *)"--slots", sl, NULL};
+        char *argv[] = {exe,
+                        (char *)"--data",
+                        (char *)dir,
+                        (char *)"--coordinator",
+                        (char *)router,
+                        (char *)"--name",
+                        name,
+                        (char *)"--slots",
+                        sl,
+                        NULL};
         spawn(argv);
     }
 }
@@ -240,7 +248,8 @@ static void wait_workers(cn_sock_t *s, int workers) {
         if (cn_sock_recv(s, NULL, &env, 1000) != 0) continue;
         int alive = 0;
         if (env->body_case == CANOPY__ENVELOPE__BODY_STATUS_REPLY)
-            for (size_t i = 0; i < env->status_reply->n_worker; i++) alive += env->status_reply->worker[i]->alive;
+            for (size_t i = 0; i < env->status_reply->n_worker; i++)
+                alive += env->status_reply->worker[i]->alive;
         cn_wire_free(env);
         if (alive >= workers) return;
         cn_sleep_ms(50);
@@ -249,7 +258,8 @@ static void wait_workers(cn_sock_t *s, int workers) {
     exit(1);
 }
 
-static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int workers, unsigned slots, bool fake) {
+static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int workers, unsigned slots,
+                      bool fake) {
     char *router;
     pid_t coord = start_coordinator(bin, dir, &router);
     fake_t fakes[8] = {0};
@@ -271,15 +281,18 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
         cn_poll(socks, &ready, 1, 5);
         uint64_t now = cn_mono_us();
         bool may_poll = now - last_poll > 10000;
-        if (may_poll) last_poll = now;
-        else waiting = true; /* only drain replies */
+        if (may_poll)
+            last_poll = now;
+        else
+            waiting = true; /* only drain replies */
         uint64_t got = poll_status(s, &req, &waiting, &acked, &batches);
         if (!may_poll && got == UINT64_MAX) waiting = false;
         if (got != UINT64_MAX) succeeded = got;
     }
     double secs = (double)(cn_mono_us() - t0) / 1e6;
     printf("canopy: %llu durable no-op jobs, %d %s workers x %u slots: %.2f s, %.0f jobs/s\n",
-           (unsigned long long)jobs, workers, fake ? "fake" : "canopy-worker", slots, secs, (double)jobs / secs);
+           (unsigned long long)jobs, workers, fake ? "fake" : "canopy-worker", slots, secs,
+           (double)jobs / secs);
     printf("canopy: coordinator peak RSS (VmHWM) %.1f MiB\n", (double)vm_hwm_kib(coord) / 1024.0);
     for (int i = 0; i < workers && fake; i++) fakes[i].stop = 1;
     for (int i = 0; i < workers && fake; i++) pthread_join(threads[i], NULL);
@@ -429,7 +442,7 @@ static void *bs_consumer(void *arg) {
 static int run_beanstalk(const char *dir, uint64_t jobs, int consumers, int port) {
     char *ports = cn_xasprintf("%d", port);
     char *argv[] = {(char *)"/usr/bin/beanstalkd", (char *)"-b", (char *)dir, (char *)"-l",
-                    (char *)"127.0.0.1", (char *)"-p", ports, NULL};
+                    (char *)"127.0.0.1",           (char *)"-p", ports,       NULL};
     spawn(argv);
     bconn_t p;
     for (int i = 0; i < 500; i++) {

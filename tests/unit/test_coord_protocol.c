@@ -1,0 +1,433 @@
+/* test_coord_protocol.c: the real canopy-coordinator against fake workers and a
+   client over real ZeroMQ sockets: credit-based batched leases, result acks and
+   resends, cancellation through HeartbeatReply, a dead worker's leases re-leased
+   with a higher lease_seq and its late result fenced, the timeout backstop, and
+   re-adoption of leases after the coordinator is killed with SIGKILL. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "errors.h"
+#include "net.h"
+#include "util.h"
+#include "wire.h"
+
+#define HB_MS 100
+
+static pid_t coord_pid;
+static char data_dir[256], endpoint[512];
+static uint64_t next_req = 1000;
+
+static void start_coordinator_dead_after(const char *dead_after) {
+    if (!data_dir[0]) {
+        char tmpl[] = "/tmp/cn-coord-proto-XXXXXX";
+        assert_non_null(mkdtemp(tmpl));
+        snprintf(data_dir, sizeof data_dir, "%s", tmpl);
+        snprintf(endpoint, sizeof endpoint, "ipc://%s/coordinator.sock", data_dir);
+    }
+    char *ep = cn_path_join(data_dir, "coordinator.endpoints");
+    unlink(ep);
+    const char *bin = getenv("CN_BIN");
+    char *exe = cn_xasprintf("%s/canopy-coordinator", bin ? bin : ".");
+    coord_pid = fork();
+    assert_true(coord_pid >= 0);
+    if (coord_pid == 0) {
+        execl(exe, exe, "--data", data_dir, "--heartbeat-ms", "100", "--dead-after", dead_after,
+              "--backoff-ms", "50", (char *)NULL);
+        _exit(127);
+    }
+    free(exe);
+    for (int i = 0; i < 500 && access(ep, F_OK) != 0; i++) cn_sleep_ms(10);
+    assert_int_equal(access(ep, F_OK), 0);
+    free(ep);
+}
+
+static void start_coordinator(void) {
+    start_coordinator_dead_after("3");
+}
+
+static void kill_coordinator(void) {
+    if (coord_pid > 0) {
+        kill(coord_pid, SIGKILL);
+        waitpid(coord_pid, NULL, 0);
+        coord_pid = 0;
+    }
+}
+
+static int teardown(void **state) {
+    (void)state;
+    kill_coordinator();
+    if (data_dir[0]) cn_rm_rf(data_dir);
+    data_dir[0] = 0;
+    return 0;
+}
+
+static cn_sock_t *dealer(const char *identity) {
+    cn_sock_opts_t o = {.identity = identity};
+    cn_sock_t *s;
+    assert_int_equal(cn_sock_new(CN_SOCK_DEALER, &o, &s), 0);
+    assert_int_equal(cn_sock_connect(s, endpoint), 0);
+    return s;
+}
+
+static uint64_t send_env(cn_sock_t *s, Canopy__Envelope *env) {
+    env->req_id = ++next_req;
+    assert_int_equal(cn_sock_send(s, NULL, env, true), 0);
+    return env->req_id;
+}
+
+/* Next message with this body (and req_id, unless 0; others are dropped);
+   NULL after timeout_ms. */
+static Canopy__Envelope *expect_req(cn_sock_t *s, int body, uint64_t req_id, int timeout_ms) {
+    uint64_t end = cn_mono_ms() + (uint64_t)timeout_ms;
+    while (cn_mono_ms() < end) {
+        Canopy__Envelope *env;
+        if (cn_sock_recv(s, NULL, &env, 20) != 0) continue;
+        if ((int)env->body_case == body && (!req_id || env->req_id == req_id)) return env;
+        cn_wire_free(env);
+    }
+    return NULL;
+}
+
+static Canopy__Envelope *expect(cn_sock_t *s, int body, int timeout_ms) {
+    return expect_req(s, body, 0, timeout_ms);
+}
+
+static void hello(cn_sock_t *s, const char *name, uint32_t slots, Canopy__LeaseRef **running, size_t n) {
+    Canopy__Hello h = CANOPY__HELLO__INIT;
+    h.name = (char *)name;
+    h.slots = slots;
+    h.running = running;
+    h.n_running = n;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_HELLO;
+    env.hello = &h;
+    send_env(s, &env);
+    Canopy__Envelope *w = expect(s, CANOPY__ENVELOPE__BODY_WELCOME, 3000);
+    assert_non_null(w);
+    assert_int_equal(w->welcome->heartbeat_ms, HB_MS);
+    cn_wire_free(w);
+}
+
+static Canopy__HeartbeatReply *heartbeat(cn_sock_t *s, const char *name, Canopy__Envelope **holder) {
+    Canopy__Heartbeat hb = CANOPY__HEARTBEAT__INIT;
+    hb.name = (char *)name;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_HEARTBEAT;
+    env.heartbeat = &hb;
+    uint64_t req = send_env(s, &env);
+    *holder = expect_req(s, CANOPY__ENVELOPE__BODY_HEARTBEAT_REPLY, req, 3000);
+    assert_non_null(*holder);
+    return (*holder)->heartbeat_reply;
+}
+
+static void submit(cn_sock_t *c, size_t n, uint64_t timeout_ms, uint64_t *ids) {
+    Canopy__JobSpec js[8], *jp[8];
+    for (size_t i = 0; i < n; i++) {
+        canopy__job_spec__init(&js[i]);
+        js[i].kind = (char *)"noop";
+        js[i].timeout_ms = timeout_ms;
+        js[i].max_attempts = 5;
+        jp[i] = &js[i];
+    }
+    Canopy__Submit sub = CANOPY__SUBMIT__INIT;
+    sub.job = jp;
+    sub.n_job = n;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_SUBMIT;
+    env.submit = &sub;
+    send_env(c, &env);
+    Canopy__Envelope *r = expect(c, CANOPY__ENVELOPE__BODY_SUBMIT_REPLY, 3000);
+    assert_non_null(r);
+    assert_int_equal(r->submit_reply->n_id, n);
+    for (size_t i = 0; i < n; i++) ids[i] = r->submit_reply->id[i];
+    cn_wire_free(r);
+}
+
+/* Sends one result and returns whether it was accepted. */
+static bool result(cn_sock_t *s, const char *name, uint64_t job, uint64_t seq, Canopy__Outcome o) {
+    Canopy__Result r = CANOPY__RESULT__INIT;
+    r.job_id = job;
+    r.lease_seq = seq;
+    r.outcome = o;
+    Canopy__Result *rp = &r;
+    Canopy__Results rs = CANOPY__RESULTS__INIT;
+    rs.name = (char *)name;
+    rs.result = &rp;
+    rs.n_result = 1;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_RESULTS;
+    env.results = &rs;
+    send_env(s, &env);
+    Canopy__Envelope *a = expect(s, CANOPY__ENVELOPE__BODY_RESULT_ACKS, 3000);
+    assert_non_null(a);
+    assert_int_equal(a->result_acks->n_ack, 1);
+    assert_int_equal(a->result_acks->ack[0]->job_id, job);
+    bool ok = a->result_acks->ack[0]->accepted;
+    cn_wire_free(a);
+    return ok;
+}
+
+static Canopy__Job *job_info(cn_sock_t *c, uint64_t id, Canopy__Envelope **holder) {
+    Canopy__JobInfoRequest q = CANOPY__JOB_INFO_REQUEST__INIT;
+    q.id = &id;
+    q.n_id = 1;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_JOB_INFO;
+    env.job_info = &q;
+    send_env(c, &env);
+    *holder = expect(c, CANOPY__ENVELOPE__BODY_JOB_INFO_REPLY, 3000);
+    assert_non_null(*holder);
+    assert_int_equal((*holder)->job_info_reply->n_job, 1);
+    return (*holder)->job_info_reply->job[0];
+}
+
+static Canopy__JobState state_of(cn_sock_t *c, uint64_t id) {
+    Canopy__Envelope *h;
+    Canopy__JobState st = job_info(c, id, &h)->state;
+    cn_wire_free(h);
+    return st;
+}
+
+static uint64_t stale_count(cn_sock_t *c) {
+    Canopy__StatusRequest sr = CANOPY__STATUS_REQUEST__INIT;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_STATUS;
+    env.status = &sr;
+    send_env(c, &env);
+    Canopy__Envelope *r = expect(c, CANOPY__ENVELOPE__BODY_STATUS_REPLY, 3000);
+    assert_non_null(r);
+    uint64_t n = r->status_reply->stale_results;
+    cn_wire_free(r);
+    return n;
+}
+
+/* Waits for a Leases message, heartbeating as a live worker does meanwhile. */
+static Canopy__Envelope *wait_leases(cn_sock_t *s, const char *name, int timeout_ms) {
+    uint64_t end = cn_mono_ms() + (uint64_t)timeout_ms, last_hb = 0;
+    while (cn_mono_ms() < end) {
+        if (cn_mono_ms() - last_hb >= HB_MS / 2) {
+            Canopy__Heartbeat hb = CANOPY__HEARTBEAT__INIT;
+            hb.name = (char *)name;
+            Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+            env.body_case = CANOPY__ENVELOPE__BODY_HEARTBEAT;
+            env.heartbeat = &hb;
+            send_env(s, &env);
+            last_hb = cn_mono_ms();
+        }
+        Canopy__Envelope *env;
+        if (cn_sock_recv(s, NULL, &env, 10) != 0) continue;
+        if (env->body_case == CANOPY__ENVELOPE__BODY_LEASES) return env;
+        cn_wire_free(env);
+    }
+    return NULL;
+}
+
+static void test_leases_batched_by_credit_and_results_acked_once(void **state) {
+    (void)state;
+    start_coordinator();
+    cn_sock_t *w = dealer("w1"), *c = dealer(NULL);
+    hello(w, "w1", 2, NULL, 0);
+    uint64_t ids[3];
+    submit(c, 3, 0, ids);
+    Canopy__Envelope *l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->n_lease, 2); /* one message, at most the free slots */
+    assert_int_equal(l->leases->lease[0]->job_id, ids[0]);
+    assert_int_equal(l->leases->lease[1]->job_id, ids[1]);
+    assert_true(l->leases->lease[1]->lease_seq > l->leases->lease[0]->lease_seq);
+    assert_int_equal(l->leases->lease[0]->attempt, 1);
+    assert_string_equal(l->leases->lease[0]->kind, "noop");
+    uint64_t seq0 = l->leases->lease[0]->lease_seq;
+    cn_wire_free(l);
+    assert_null(wait_leases(w, "w1", 300)); /* no credit left */
+    assert_true(result(w, "w1", ids[0], seq0, CANOPY__OUTCOME__OK));
+    l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->n_lease, 1);
+    assert_int_equal(l->leases->lease[0]->job_id, ids[2]);
+    cn_wire_free(l);
+    assert_true(result(w, "w1", ids[0], seq0, CANOPY__OUTCOME__OK)); /* a resend */
+    Canopy__Envelope *h;
+    Canopy__Job *j = job_info(c, ids[0], &h);
+    assert_int_equal(j->state, CANOPY__JOB_STATE__SUCCEEDED);
+    assert_int_equal(j->accepted_results, 1);
+    assert_string_equal(j->worker, "w1");
+    cn_wire_free(h);
+    assert_int_equal(stale_count(c), 0);
+    cn_sock_destroy(&w);
+    cn_sock_destroy(&c);
+}
+
+static void test_cancel_reaches_a_running_job_through_heartbeat(void **state) {
+    (void)state;
+    start_coordinator();
+    cn_sock_t *w = dealer("w1"), *c = dealer(NULL);
+    hello(w, "w1", 1, NULL, 0);
+    uint64_t id;
+    submit(c, 1, 0, &id);
+    Canopy__Envelope *l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    uint64_t seq = l->leases->lease[0]->lease_seq;
+    cn_wire_free(l);
+    Canopy__Control ctl = CANOPY__CONTROL__INIT;
+    ctl.op = CANOPY__CONTROL_OP__CANCEL;
+    ctl.job_id = id;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_CONTROL;
+    env.control = &ctl;
+    send_env(c, &env);
+    Canopy__Envelope *r = expect(c, CANOPY__ENVELOPE__BODY_CONTROL_REPLY, 3000);
+    assert_non_null(r);
+    assert_true(r->control_reply->job->cancel_requested);
+    cn_wire_free(r);
+    Canopy__Envelope *h;
+    Canopy__HeartbeatReply *hr = heartbeat(w, "w1", &h);
+    assert_false(hr->unknown);
+    assert_int_equal(hr->n_cancel, 1);
+    assert_int_equal(hr->cancel[0]->job_id, id);
+    assert_int_equal(hr->cancel[0]->lease_seq, seq);
+    cn_wire_free(h);
+    assert_true(result(w, "w1", id, seq, CANOPY__OUTCOME__CANCELED));
+    assert_int_equal(state_of(c, id), CANOPY__JOB_STATE__CANCELLED);
+    cn_sock_destroy(&w);
+    cn_sock_destroy(&c);
+}
+
+static void test_dead_worker_loses_its_lease_and_its_late_result_is_fenced(void **state) {
+    (void)state;
+    start_coordinator();
+    cn_sock_t *w1 = dealer("w1"), *w2 = dealer("w2"), *c = dealer(NULL);
+    hello(w1, "w1", 1, NULL, 0);
+    uint64_t id;
+    submit(c, 1, 0, &id);
+    Canopy__Envelope *l = wait_leases(w1, "w1", 3000);
+    assert_non_null(l);
+    uint64_t seq1 = l->leases->lease[0]->lease_seq;
+    cn_wire_free(l);
+    /* w1 goes silent; w2 joins and heartbeats: after 3 missed beats the job is w2's. */
+    hello(w2, "w2", 1, NULL, 0);
+    l = wait_leases(w2, "w2", 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->lease[0]->job_id, id);
+    uint64_t seq2 = l->leases->lease[0]->lease_seq;
+    assert_true(seq2 > seq1);
+    assert_int_equal(l->leases->lease[0]->attempt, 2);
+    cn_wire_free(l);
+    assert_false(result(w1, "w1", id, seq1, CANOPY__OUTCOME__OK)); /* fenced */
+    assert_int_equal(stale_count(c), 1);
+    Canopy__Envelope *h;
+    assert_true(heartbeat(w1, "w1", &h)->unknown); /* it must say Hello again */
+    cn_wire_free(h);
+    assert_true(result(w2, "w2", id, seq2, CANOPY__OUTCOME__OK));
+    Canopy__Job *j = job_info(c, id, &h);
+    assert_int_equal(j->state, CANOPY__JOB_STATE__SUCCEEDED);
+    assert_int_equal(j->accepted_results, 1);
+    assert_string_equal(j->worker, "w2");
+    cn_wire_free(h);
+    cn_sock_destroy(&w1);
+    cn_sock_destroy(&w2);
+    cn_sock_destroy(&c);
+}
+
+static void test_timeout_backstop_fences_the_lease(void **state) {
+    (void)state;
+    start_coordinator();
+    cn_sock_t *w = dealer("w1"), *c = dealer(NULL);
+    hello(w, "w1", 1, NULL, 0);
+    uint64_t id;
+    submit(c, 1, 100, &id);
+    Canopy__Envelope *l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    uint64_t seq1 = l->leases->lease[0]->lease_seq;
+    cn_wire_free(l);
+    /* The worker heartbeats but never reports: after 100 ms + 2 heartbeats the
+       coordinator fails the attempt, tells the worker the lease is stale, and
+       leases the job again after its backoff. */
+    bool told = false;
+    for (int i = 0; i < 40 && !told; i++) {
+        Canopy__Envelope *h;
+        Canopy__HeartbeatReply *hr = heartbeat(w, "w1", &h);
+        for (size_t k = 0; k < hr->n_stale; k++)
+            told |= hr->stale[k]->job_id == id && hr->stale[k]->lease_seq == seq1;
+        cn_wire_free(h);
+        cn_sleep_ms(50);
+    }
+    assert_true(told);
+    l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->lease[0]->job_id, id);
+    assert_true(l->leases->lease[0]->lease_seq > seq1);
+    cn_wire_free(l);
+    assert_false(result(w, "w1", id, seq1, CANOPY__OUTCOME__OK));
+    Canopy__Envelope *h;
+    Canopy__Job *j = job_info(c, id, &h);
+    assert_int_equal(j->error_code, CN_ETIMEOUT);
+    assert_int_equal(j->attempts, 2);
+    cn_wire_free(h);
+    cn_sock_destroy(&w);
+    cn_sock_destroy(&c);
+}
+
+static void test_leases_are_readopted_after_coordinator_kill9(void **state) {
+    (void)state;
+    start_coordinator();
+    cn_sock_t *w = dealer("w1"), *c = dealer(NULL);
+    hello(w, "w1", 2, NULL, 0);
+    uint64_t ids[2];
+    submit(c, 2, 0, ids);
+    Canopy__Envelope *l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->n_lease, 2);
+    uint64_t seq_a = l->leases->lease[0]->lease_seq, seq_b = l->leases->lease[1]->lease_seq;
+    cn_wire_free(l);
+    kill_coordinator();
+    /* A longer dead interval here: the worker's reconnect is not part of this test. */
+    start_coordinator_dead_after("20");
+    /* A worker reconnects with a new socket; the restarted coordinator does not
+       know it until it says Hello again. */
+    cn_sock_destroy(&w);
+    w = dealer("w1");
+    Canopy__Envelope *h;
+    assert_true(heartbeat(w, "w1", &h)->unknown);
+    cn_wire_free(h);
+    Canopy__LeaseRef ra = CANOPY__LEASE_REF__INIT, *rp = &ra;
+    ra.job_id = ids[0];
+    ra.lease_seq = seq_a;
+    hello(w, "w1", 2, &rp, 1); /* it still runs a; b was lost */
+    l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->n_lease, 1);
+    assert_int_equal(l->leases->lease[0]->job_id, ids[1]);
+    assert_true(l->leases->lease[0]->lease_seq > seq_b);
+    cn_wire_free(l);
+    assert_true(result(w, "w1", ids[0], seq_a, CANOPY__OUTCOME__OK)); /* adopted */
+    Canopy__Job *j = job_info(c, ids[0], &h);
+    assert_int_equal(j->state, CANOPY__JOB_STATE__SUCCEEDED);
+    assert_int_equal(j->attempts, 1);
+    assert_int_equal(j->accepted_results, 1);
+    cn_wire_free(h);
+    assert_false(result(w, "w1", ids[1], seq_b, CANOPY__OUTCOME__OK)); /* b's old lease */
+    cn_sock_destroy(&w);
+    cn_sock_destroy(&c);
+}
+
+int main(void) {
+    signal(SIGPIPE, SIG_IGN);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_teardown(test_leases_batched_by_credit_and_results_acked_once, teardown),
+        cmocka_unit_test_teardown(test_cancel_reaches_a_running_job_through_heartbeat, teardown),
+        cmocka_unit_test_teardown(test_dead_worker_loses_its_lease_and_its_late_result_is_fenced, teardown),
+        cmocka_unit_test_teardown(test_timeout_backstop_fences_the_lease, teardown),
+        cmocka_unit_test_teardown(test_leases_are_readopted_after_coordinator_kill9, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
