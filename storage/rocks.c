@@ -274,7 +274,12 @@ int cn_rocks_open(const char *dir, const char *const *cfs, size_t ncf, const cn_
     if (!r->read_only && (rc = take_lock(dir, &r->lock_fd)) < 0) goto fail;
     make_options(r, opts);
     if (!r->read_only) add_existing_cfs(r);
-    if ((rc = open_db(r)) < 0) goto fail;
+    /* A reader can race the writer's compaction deleting a file it just listed. */
+    for (int attempt = 0; (rc = open_db(r)) < 0 && r->read_only && attempt < 3; attempt++) {
+        if (!strstr(cn_err_detail(), "No such file")) break;
+        cn_sleep_ms(10);
+    }
+    if (rc < 0) goto fail;
     *out = r;
     return 0;
 fail:

@@ -24,7 +24,7 @@ typedef struct {
 } cn_rocks_opts_t;
 
 /* Opens dir with the given column families (cfs[0] may be "default"; missing ones
-   are created when opts->create). Writers take dir/LOCK first: a second writer
+   are created when opts->create). Writers take dir/canopy.lock first: a second writer
    fails at once with CN_ELOCKED naming the holder's pid. Blocks on disk I/O. */
 int cn_rocks_open(const char *dir, const char *const *cfs, size_t ncf, const cn_rocks_opts_t *opts,
                   cn_rocks_t **out);

@@ -57,7 +57,7 @@ typedef struct {
     Canopy__Stamp *stamp;       /* stamp recorded at creation (owned by shard) */
 } cn_shard_info_t;
 
-/* Opens or creates the shard at dir. A writer takes dir/LOCK: a second writer
+/* Opens or creates the shard at dir. A writer takes dir/canopy.lock: a second writer
    fails at once with CN_ELOCKED and a detail naming the holder's pid. Records a
    new session in the command log. Returns 0 or a negative CN_E* code; *out is
    owned by the caller. Blocks on disk I/O. */
