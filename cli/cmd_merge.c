@@ -41,7 +41,8 @@ static int print_digest(const cn_cli_t *g) {
     } else {
         cn_buf_printf(&b, "%" PRIu64 " records, blake2b %s\n", d.total, hex);
         for (int cf = 1; cf < CN_CF_COUNT_; cf++)
-            if (d.records[cf]) cn_buf_printf(&b, "%-10s %12" PRIu64 "\n", cn_cf_name((cn_cf_t)cf), d.records[cf]);
+            if (d.records[cf])
+                cn_buf_printf(&b, "%-10s %12" PRIu64 "\n", cn_cf_name((cn_cf_t)cf), d.records[cf]);
         if (b.len) b.len--; /* cn_print_buf adds the last newline */
     }
     cn_print_buf(&b);

@@ -17,7 +17,7 @@ typedef struct {
     const char *data_dir;      /* <data>: shards are read from <data>/shards/ * */
     const char *const *shards; /* explicit shard directories (tests), else NULL */
     size_t nshards;
-    unsigned threads;          /* 0: 2 */
+    unsigned threads; /* 0: 2 */
 } cn_merge_opts_t;
 
 /* One family's counts: new = written into the merged store by this merge;
@@ -34,10 +34,10 @@ typedef struct {
 
 typedef struct {
     uint64_t job_id;
-    const char *issue;  /* "no committed result" | "more than one committed result" */
-    uint64_t *leases;   /* the committed leases (or the leases seen) */
+    const char *issue; /* "no committed result" | "more than one committed result" */
+    uint64_t *leases;  /* the committed leases (or the leases seen) */
     size_t nleases;
-    char *shards;       /* comma-separated shard names where it was seen */
+    char *shards; /* comma-separated shard names where it was seen */
 } cn_merge_problem_t;
 
 typedef struct {
@@ -47,10 +47,10 @@ typedef struct {
     cn_merge_problem_t *problems; /* sorted by job id */
     size_t nproblems;
     uint64_t shards_read, shards_skipped;
-    uint64_t records_read;  /* records read from shards */
+    uint64_t records_read;    /* records read from shards */
     uint64_t journal_entries; /* new merged journal entries */
-    uint64_t generation;    /* the merged store's generation after the merge */
-    uint64_t ms;            /* wall time of the merge */
+    uint64_t generation;      /* the merged store's generation after the merge */
+    uint64_t ms;              /* wall time of the merge */
 } cn_merge_report_t;
 
 /* Runs one merge. Returns 0 and *out (free with cn_merge_report_free), or a

@@ -153,7 +153,8 @@ static int copy_file(const char *src, const char *dst) {
             size_t off = 0;
             while (off < b.len && rc == 0) {
                 ssize_t w = write(fd, b.data + off, b.len - off);
-                if (w < 0 && errno != EINTR) rc = cn_err(CN_ESYS, "cannot write %s: %s", dst, strerror(errno));
+                if (w < 0 && errno != EINTR)
+                    rc = cn_err(CN_ESYS, "cannot write %s: %s", dst, strerror(errno));
                 if (w > 0) off += (size_t)w;
             }
             if (rc == 0 && fsync(fd) != 0) rc = cn_err(CN_ESYS, "cannot fsync %s: %s", dst, strerror(errno));
@@ -165,7 +166,8 @@ static int copy_file(const char *src, const char *dst) {
 }
 
 static bool skip_name(const char *n) {
-    return n[0] == '.' || strcmp(n, "LOCK") == 0 || strcmp(n, "canopy.lock") == 0 || strncmp(n, "LOG", 3) == 0;
+    return n[0] == '.' || strcmp(n, "LOCK") == 0 || strcmp(n, "canopy.lock") == 0 ||
+           strncmp(n, "LOG", 3) == 0;
 }
 
 /* SST files are immutable once written: the next generation links them; the

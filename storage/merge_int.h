@@ -82,19 +82,19 @@ typedef struct {
     size_t nsuperseded;
     mg_jentry_t *jentries;
     size_t njentries;
-    mg_map_t evidence; /* job -> a lease seen without any commit (problems) */
+    mg_map_t evidence;    /* job -> a lease seen without any commit (problems) */
     bool rebuild_scanidx; /* a superseded lease had journal entries */
-    pthread_mutex_t mu; /* report fields shared by family threads */
+    pthread_mutex_t mu;   /* report fields shared by family threads */
 } mg_t;
 
 int mg_lease_class(const mg_t *m, uint64_t lease);
 
 /* merge_jobs.c */
-int mg_jobs_resolve(mg_t *m);      /* reads commits, decides winners, problems */
-int mg_jobs_supersede(mg_t *m);    /* drops pointers of superseded leases */
-int mg_journal_merge(mg_t *m);     /* orders and writes new journal entries */
-int mg_jobs_write(mg_t *m);        /* writes the winning commit records */
-void mg_jobs_unfinished(mg_t *m);  /* problems: jobs seen with no commit anywhere */
+int mg_jobs_resolve(mg_t *m);     /* reads commits, decides winners, problems */
+int mg_jobs_supersede(mg_t *m);   /* drops pointers of superseded leases */
+int mg_journal_merge(mg_t *m);    /* orders and writes new journal entries */
+int mg_jobs_write(mg_t *m);       /* writes the winning commit records */
+void mg_jobs_unfinished(mg_t *m); /* problems: jobs seen with no commit anywhere */
 void mg_jobs_free(mg_t *m);
 void mg_problem_add(cn_merge_report_t *r, uint64_t job, const char *issue, const uint64_t *leases, size_t n,
                     const char *shards);
@@ -105,10 +105,10 @@ int mg_families_merge(mg_t *m);
 
 /* merge_gen.c: merged/ on disk. */
 typedef struct {
-    char *root;     /* <data>/merged */
+    char *root; /* <data>/merged */
     int lock_fd;
-    uint64_t cur;   /* current generation, 0 if none */
-    char *cur_dir;  /* NULL if none */
+    uint64_t cur;  /* current generation, 0 if none */
+    char *cur_dir; /* NULL if none */
     uint64_t next;
     char *next_dir;
 } mg_gen_t;

@@ -156,7 +156,9 @@ static void resolve_job(mg_t *m, mg_commit_t *c, size_t n) {
     bool listed = false;
     for (size_t i = 0; i < nl; i++) listed |= leases[i] == before;
     if (merged && !listed && nl < CN_ARRAY_LEN(leases)) leases[nl++] = before;
-    if (nl > 1) mg_problem_add(m->rep, c[0].job_id, "more than one committed result", leases, nl, cn_buf_cstr(&where));
+    if (nl > 1)
+        mg_problem_add(m->rep, c[0].job_id, "more than one committed result", leases, nl,
+                       cn_buf_cstr(&where));
     cn_buf_free(&where);
     if (merged && before >= best) {
         for (size_t i = 0; i < n; i++) {

@@ -65,7 +65,8 @@ int mg_jobs_supersede(mg_t *m) {
     size_t n = cn_rocks_batch_count(wb);
     if (rc == 0 && n) rc = cn_rocks_write(m->out->db, wb, false);
     if (rc == 0)
-        CN_INFO("merge: %zu records of %zu superseded (fenced) leases left the merged store", n, m->nsuperseded);
+        CN_INFO("merge: %zu records of %zu superseded (fenced) leases left the merged store", n,
+                m->nsuperseded);
     cn_rocks_batch_destroy(&wb);
     mg_map_free(&set);
     return rc;

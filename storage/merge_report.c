@@ -46,12 +46,14 @@ void cn_merge_report_json(const cn_merge_report_t *r, cn_buf_t *b) {
     cn_buf_printf(b,
                   "],\"shards_read\":%" PRIu64 ",\"shards_skipped\":%" PRIu64 ",\"records_read\":%" PRIu64
                   ",\"journal_entries\":%" PRIu64 ",\"generation\":%" PRIu64 ",\"ms\":%" PRIu64 "}",
-                  r->shards_read, r->shards_skipped, r->records_read, r->journal_entries, r->generation, r->ms);
+                  r->shards_read, r->shards_skipped, r->records_read, r->journal_entries, r->generation,
+                  r->ms);
 }
 
 void cn_merge_report_text(const cn_merge_report_t *r, cn_buf_t *b) {
-    cn_buf_printf(b, "merged %" PRIu64 " shard%s (%" PRIu64 " unchanged, skipped) into generation %" PRIu64
-                     " in %.2f s: %" PRIu64 " records read\n",
+    cn_buf_printf(b,
+                  "merged %" PRIu64 " shard%s (%" PRIu64 " unchanged, skipped) into generation %" PRIu64
+                  " in %.2f s: %" PRIu64 " records read\n",
                   r->shards_read, r->shards_read == 1 ? "" : "s", r->shards_skipped, r->generation,
                   (double)r->ms / 1000.0, r->records_read);
     cn_buf_printf(b, "jobs merged:");
@@ -62,8 +64,8 @@ void cn_merge_report_text(const cn_merge_report_t *r, cn_buf_t *b) {
     for (int cf = 1; cf < CN_CF_COUNT_; cf++) {
         const cn_merge_count_t *c = &r->records[cf];
         if (cf == CN_CF_SCANIDX || (c->new_ | c->existing | c->dropped) == 0) continue;
-        cn_buf_printf(b, "%-10s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", cn_cf_name((cn_cf_t)cf), c->new_,
-                      c->existing, c->dropped);
+        cn_buf_printf(b, "%-10s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", cn_cf_name((cn_cf_t)cf),
+                      c->new_, c->existing, c->dropped);
     }
     if (r->nproblems == 0) {
         cn_buf_printf(b, "problems: none (every job has exactly one committed result)\n");

@@ -327,9 +327,9 @@ int mg_families_merge(mg_t *m) {
         return rc;
     }
     /* Largest first, so that two threads end together. */
-    static const cn_cf_t order[] = {CN_CF_BLOBS,   CN_CF_CHANGES, CN_CF_COMMITS, CN_CF_PATHS, CN_CF_USERS,
-                                    CN_CF_DEFS,    CN_CF_REFS,    CN_CF_SYNC,    CN_CF_CHUNKS, CN_CF_HEADS,
-                                    CN_CF_PROJLOG, CN_CF_PROJECTS};
+    static const cn_cf_t order[] = {CN_CF_BLOBS,  CN_CF_CHANGES, CN_CF_COMMITS, CN_CF_PATHS,
+                                    CN_CF_USERS,  CN_CF_DEFS,    CN_CF_REFS,    CN_CF_SYNC,
+                                    CN_CF_CHUNKS, CN_CF_HEADS,   CN_CF_PROJLOG, CN_CF_PROJECTS};
     pool_t p = {.m = m, .cfs = (cn_cf_t *)order, .n = CN_ARRAY_LEN(order)};
     atomic_init(&p.next, 0);
     atomic_init(&p.rc, 0);
