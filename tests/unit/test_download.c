@@ -415,6 +415,44 @@ static void test_thousands_of_refs(void **state) {
     assert_int_equal(st.log_kind, CANOPY__LOG_KIND__LOG_NO_CHANGE);
 }
 
+static void test_project_downloaded_by_another_worker_is_updated_not_copied(void **state) {
+    fx_t *f = *state;
+    make_history(f);
+    cn_download_stats_t st;
+    expect_ok(f, NULL, &st); /* into "shard": worker 1 */
+    char *other = cn_path_join(f->dir, "w2");
+    cn_shard_opts_t so = {.create = true, .worker = "w2"};
+    cn_shard_t *mine = f->shard, *s2 = NULL;
+    assert_int_equal(cn_shard_open(other, &so, &s2), 0);
+    /* Worker 2 (its own mirror and shard) sees worker 1's heads: no change. */
+    free(f->mirror);
+    f->mirror = cn_path_join(f->dir, "mirror2/1.git");
+    f->shard = s2;
+    cn_batch_t *b = cn_batch_new();
+    cn_download_t d = {.shard = s2,
+                       .pointers = b,
+                       .mirror_dir = f->mirror,
+                       .url = f->url,
+                       .project_id = 1,
+                       .job_id = 900,
+                       .lease_seq = 900,
+                       .attempt = 1,
+                       .shards_dir = f->dir};
+    bool fatal;
+    assert_int_equal(cn_download_run(&d, &st, &fatal), 0);
+    assert_int_equal(st.log_kind, CANOPY__LOG_KIND__LOG_NO_CHANGE);
+    sh(f, "cd src && echo n >> a && git commit -qam next");
+    cn_batch_clear(b);
+    d.lease_seq = d.job_id = 901;
+    assert_int_equal(cn_download_run(&d, &st, &fatal), 0);
+    assert_int_equal(st.log_kind, CANOPY__LOG_KIND__LOG_OK);
+    assert_int_equal(st.commits_new, 1);
+    cn_batch_destroy(&b);
+    f->shard = mine;
+    cn_shard_close(&s2);
+    free(other);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_download_stores_full_history, setup, teardown),
@@ -426,6 +464,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_missing_object_fails_or_stores_what_is_consistent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thousands_of_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_project_downloaded_by_another_worker_is_updated_not_copied,
+                                        setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

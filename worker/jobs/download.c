@@ -13,6 +13,8 @@
 #include "util.h"
 #include "wire.h"
 
+#include <dirent.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -157,6 +159,36 @@ static int check_refs(const cn_download_t *d, cn_dl_t *dl, const cn_git_ref_t *r
     return 0;
 }
 
+/* The newest heads of the project in the other shards (read-only opens beside
+   their writers). Leaves *out NULL when none has any. */
+static void other_heads(const cn_download_t *d, Canopy__Heads **out) {
+    DIR *dir = d->shards_dir ? opendir(d->shards_dir) : NULL;
+    if (!dir) return;
+    char *own = realpath(cn_shard_dir(d->shard), NULL);
+    for (struct dirent *e; (e = readdir(dir));) {
+        if (e->d_name[0] == '.') continue;
+        char *p = cn_path_join(d->shards_dir, e->d_name), *rp = realpath(p, NULL);
+        cn_shard_opts_t o = {.read_only = true, .worker = "download"};
+        cn_shard_t *s = NULL;
+        if (rp && !(own && strcmp(rp, own) == 0) && cn_shard_open(p, &o, &s) == 0) {
+            Canopy__Heads *h = NULL;
+            if (cn_repo_latest_heads(s, d->project_id, &h) == 0 &&
+                (!*out || h->lease_seq > (*out)->lease_seq)) {
+                if (*out) cn_rec_free(&(*out)->base);
+                *out = h;
+            } else if (h) {
+                cn_rec_free(&h->base);
+            }
+            cn_shard_close(&s);
+        }
+        free(rp);
+        free(p);
+    }
+    free(own);
+    closedir(dir);
+    cn_err_clear();
+}
+
 static bool fetch_cancelled(void *arg) {
     const cn_download_t *d = arg;
     return d->cancelled && d->cancelled(d->arg);
@@ -224,7 +256,10 @@ int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal
     size_t nrefs = 0;
     cn_repo_put_project(d->pointers, d->project_id, d->url);
     rc = cn_repo_latest_heads(d->shard, d->project_id, &old);
-    if (rc == CN_ENOTFOUND) rc = 0;
+    if (rc == CN_ENOTFOUND) {
+        rc = 0;
+        other_heads(d, &old);
+    }
     if (rc == 0) rc = open_mirror(d, &dl, fatal);
     if (rc == 0) rc = cn_git_refs(dl.g, &refs, &nrefs);
     if (rc == 0) rc = check_refs(d, &dl, refs, nrefs);
@@ -336,9 +371,11 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
     char name[64];
     snprintf(name, sizeof name, "git/%llu.git", (unsigned long long)pid);
     char *mirror = cn_path_join(cn_job_scratch_dir(ctx), name);
+    char *shards = cn_job_data_dir(ctx) ? cn_path_join(cn_job_data_dir(ctx), "shards") : NULL;
     cn_download_t d = {.shard = cn_job_shard(ctx),
                        .pointers = cn_job_commit_batch(ctx),
                        .mirror_dir = mirror,
+                       .shards_dir = shards,
                        .url = sp->url,
                        .project_id = pid,
                        .job_id = cn_job_id(ctx),
@@ -364,6 +401,7 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
                      " (and the error log entry was not written)");
         rc = cn_job_fail(ctx, rc, fatal, "%s", msg);
     }
+    free(shards);
     free(mirror);
     cn_rec_free(&sp->base);
     return rc;

@@ -25,6 +25,10 @@ typedef struct {
     uint64_t max_file_size;    /* 0: CN_REPO_MAX_FILE_DEFAULT */
     bool allow_partial;        /* store what is consistent, log what is missing */
     uint64_t fetch_timeout_ms; /* 0: none */
+    /* Other workers' shards (<data>/shards), read when this shard has no heads
+       for the project yet, so a project downloaded elsewhere is updated, not
+       stored again. NULL: only this shard. */
+    const char *shards_dir;
     bool (*cancelled)(void *arg);
     void (*progress)(void *arg, uint64_t done, uint64_t total, const char *unit);
     void *arg;
