@@ -214,7 +214,7 @@ static void *zap_thread(void *arg) {
         }
         if (has_more(z)) drain(z);
         bool ok = false;
-        if (nparts == 7 && zmq_msg_size(&part[5]) == 4 && memcmp(zmq_msg_data(&part[5]), "CURVE", 4) == 0 &&
+        if (nparts == 7 && zmq_msg_size(&part[5]) == 5 && memcmp(zmq_msg_data(&part[5]), "CURVE", 5) == 0 &&
             zmq_msg_size(&part[6]) == 32) {
             char key[41];
             zmq_z85_encode(key, zmq_msg_data(&part[6]), 32);
