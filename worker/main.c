@@ -40,6 +40,9 @@ static const char usage[] =
     "  --heartbeat-ms N    heartbeat interval (default: what the coordinator says)\n"
     "  --grace-ms N        on SIGTERM, how long running jobs may finish before they\n"
     "                      are released to other workers (default 10000)\n"
+    "  --key NAME          over tcp://, use the CurveZMQ key pair <data>/keys/NAME.public\n"
+    "                      and NAME.secret (default: the worker's name, else \"worker\")\n"
+    "                      with the coordinator's <data>/keys/coordinator.public\n"
     "  --help              show this help\n"
     "\n"
     "SIGTERM or SIGINT stops it cleanly (a second one releases running jobs at once).\n";
@@ -48,6 +51,7 @@ typedef struct {
     const char *data;
     const char *coordinator;
     const char *name;
+    const char *key;
     uint64_t slots, heartbeat_ms, grace_ms;
 } args_t;
 
@@ -69,6 +73,7 @@ static int parse_args(int argc, char **argv, args_t *a) {
         {"slots", required_argument, NULL, 's'},
         {"heartbeat-ms", required_argument, NULL, 'b'},
         {"grace-ms", required_argument, NULL, 'g'},
+        {"key", required_argument, NULL, 'k'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -86,6 +91,9 @@ static int parse_args(int argc, char **argv, args_t *a) {
             break;
         case 'n':
             a->name = optarg;
+            break;
+        case 'k':
+            a->key = optarg;
             break;
         case 's':
             rc = parse_num("--slots", optarg, 4096, &a->slots);
@@ -151,6 +159,54 @@ static int open_named_shard(const char *data, const char *want, char **name, cn_
     return cn_err(CN_ELOCKED, "64 workers of host %s already run on %s; pass --name", host, data);
 }
 
+/* A z85 key from <data>/keys/NAME.EXT (its first 40 bytes); NULL if absent. */
+static char *read_key(const char *data, const char *name, const char *ext) {
+    char *file = cn_xasprintf("%s/keys/%s.%s", data, name, ext);
+    cn_buf_t b = {0};
+    char *key = NULL;
+    if (cn_read_file(file, 1024, &b) == 0 && b.len >= 40) {
+        key = cn_xmalloc(41);
+        memcpy(key, b.data, 40);
+        key[40] = '\0';
+    }
+    cn_buf_free(&b);
+    free(file);
+    cn_err_clear();
+    return key;
+}
+
+typedef struct {
+    char *server, *pub, *sec;
+} keys_t;
+
+static void keys_free(keys_t *k) {
+    free(k->server);
+    free(k->pub);
+    free(k->sec);
+    *k = (keys_t){0};
+}
+
+/* Over tcp://: the coordinator's public key and our key pair (--key; else the
+   worker's name, else "worker"), all three or none. */
+static void find_keys(const char *data, const char *endpoint, const char *key, const char *name, keys_t *k) {
+    *k = (keys_t){0};
+    if (strncmp(endpoint, "tcp://", 6) != 0) return;
+    const char *names[] = {key ? key : name, key ? NULL : "worker"};
+    for (size_t i = 0; i < CN_ARRAY_LEN(names) && names[i] && !k->sec; i++) {
+        free(k->pub);
+        k->pub = read_key(data, names[i], "public");
+        k->sec = k->pub ? read_key(data, names[i], "secret") : NULL;
+    }
+    k->server = read_key(data, "coordinator", "public");
+    if (k->server && k->pub && k->sec) {
+        CN_INFO("CurveZMQ to %s with keys from %s/keys/", endpoint, data);
+        return;
+    }
+    CN_WARN("%s without CurveZMQ: %s/keys/ has no %s", endpoint, data,
+            k->server ? "key pair for this worker (canopy keygen --name NAME)" : "coordinator.public");
+    keys_free(k);
+}
+
 static void install_signals(void) {
     /* Blocked here, so every thread started from now on (RocksDB, ZeroMQ, slots)
        inherits the block; cn_worker_run unblocks them on the loop thread. */
@@ -195,7 +251,12 @@ static int run(const args_t *a, const char *data) {
         endpoint = cn_wp_read_router(endpoints_file);
         if (!endpoint) endpoint = cn_xasprintf("ipc://%s/coordinator.sock", data);
     }
+    keys_t keys;
+    find_keys(data, endpoint, a->key, name, &keys);
     cn_worker_opts_t wo = {.name = name,
+                           .curve_server_key = keys.server,
+                           .curve_public = keys.pub,
+                           .curve_secret = keys.sec,
                            .endpoint = endpoint,
                            .endpoints_file = endpoints_file,
                            .data_dir = data,
@@ -206,6 +267,7 @@ static int run(const args_t *a, const char *data) {
                            .grace_ms = (unsigned)a->grace_ms,
                            .stop = &stop_signals};
     rc = cn_worker_run(&wo);
+    keys_free(&keys);
 out:
     cn_shard_close(&shard);
     free(endpoint);

@@ -127,7 +127,10 @@ static void reread_endpoint(worker_t *w) {
 static int reconnect(worker_t *w) {
     cn_sock_destroy(&w->sock);
     reread_endpoint(w);
-    cn_sock_opts_t so = {.identity = w->o->name};
+    cn_sock_opts_t so = {.identity = w->o->name,
+                         .curve_server_key = w->o->curve_server_key,
+                         .curve_public = w->o->curve_public,
+                         .curve_secret = w->o->curve_secret};
     int rc = cn_sock_new(CN_SOCK_DEALER, &so, &w->sock);
     if (rc == 0) rc = cn_sock_connect(w->sock, w->endpoint);
     if (rc) return rc;

@@ -17,6 +17,9 @@ typedef struct {
     const char *data_dir;
     const char *scratch_dir;
     cn_shard_t *shard; /* open for writing; borrowed */
+    /* CurveZMQ (tcp://): the coordinator's public key and ours, z85; all three
+       or none (plain). */
+    const char *curve_server_key, *curve_public, *curve_secret;
     unsigned slots;
     unsigned heartbeat_ms; /* 0: what Welcome says (1,000 until then) */
     unsigned grace_ms;     /* on stop: how long running jobs may finish */

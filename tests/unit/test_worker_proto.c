@@ -4,7 +4,8 @@
    for leases it got (kept and resent until acked), Hello again after
    HeartbeatReply{unknown}, a new Hello when the coordinator goes silent, RELEASED
    and exit 0 on SIGTERM, and a kill -9ed worker restarted under the same name
-   reopening its shard and reporting the unclean session. */
+   reopening its shard and reporting the unclean session; over tcp:// it uses
+   CurveZMQ with the keys in its data dir. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -378,6 +379,57 @@ static void test_kill9_restart_reopens_the_same_shard(void **state) {
     assert_true(shard_has_commit(c, 11)); /* the first run's commit, same shard */
 }
 
+static void write_key(fc_t *c, const char *name, const char *ext, const char *key) {
+    char *dir = cn_xasprintf("%s/keys", c->dir);
+    char *path = cn_xasprintf("%s/%s.%s", dir, name, ext);
+    assert_int_equal(cn_mkdir_p(dir), 0);
+    char line[48];
+    int n = snprintf(line, sizeof line, "%s\n", key);
+    assert_int_equal(cn_write_file_atomic(path, line, (size_t)n), 0);
+    free(path);
+    free(dir);
+}
+
+/* Replaces the ipc ROUTER with a CurveZMQ ROUTER on a free loopback port. */
+static void curve_router(fc_t *c, const char *server_secret) {
+    cn_sock_destroy(&c->router);
+    cn_sock_opts_t o = {.curve_server = true, .curve_secret = server_secret};
+    for (int i = 0; i < 50; i++) {
+        snprintf(c->ep, sizeof c->ep, "tcp://127.0.0.1:%d", 20000 + (int)((cn_mono_us() / 7) % 30000));
+        assert_int_equal(cn_sock_new(CN_SOCK_ROUTER, &o, &c->router), 0);
+        if (cn_sock_bind(c->router, c->ep) == 0) return;
+        cn_sock_destroy(&c->router);
+    }
+    fail_msg("no free loopback port");
+}
+
+static void test_curve_over_tcp_uses_the_workers_key(void **state) {
+    fc_t *c = *state;
+    char spub[41], ssec[41], wpub[41], wsec[41], opub[41], osec[41];
+    assert_int_equal(cn_curve_keypair(spub, ssec), 0);
+    assert_int_equal(cn_curve_keypair(wpub, wsec), 0);
+    assert_int_equal(cn_curve_keypair(opub, osec), 0);
+    const char *allowed[] = {wpub};
+    assert_int_equal(cn_zap_start(allowed, 1), 0);
+    curve_router(c, ssec);
+    write_key(c, "coordinator", "public", spub);
+    write_key(c, "w1", "public", wpub);
+    write_key(c, "w1", "secret", wsec);
+    spawn(c, "1", "1000");
+    hello_welcome(c, "1");
+    send_leases(c, 12, 1, "noop", 0);
+    int seen[1] = {0};
+    collect_results(c, 1, 12, seen, 1, CANOPY__OUTCOME__OK);
+    stop_worker(c);
+
+    /* A key the coordinator does not allow: the handshake fails, no Hello. */
+    write_key(c, "w1", "public", opub);
+    write_key(c, "w1", "secret", osec);
+    spawn(c, "1", "1000");
+    Canopy__Envelope *env = NULL;
+    assert_int_equal(cn_sock_recv(c->router, NULL, &env, 1500), CN_EAGAIN);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -388,6 +440,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_silent_coordinator_gets_a_new_hello, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_releases_a_long_sleep_and_exits_0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_restart_reopens_the_same_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_curve_over_tcp_uses_the_workers_key, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
     cn_net_shutdown();
