@@ -101,7 +101,7 @@ int cn_cmd_fsck(cn_cli_t *g, int argc, char **argv) {
         free(p);
     }
     closedir(d);
-    qsort(names, n, sizeof *names, by_name);
+    if (n) qsort(names, n, sizeof *names, by_name);
     uint64_t problems = 0;
     cn_buf_t out = {0};
     cn_buf_putc(&out, '[');

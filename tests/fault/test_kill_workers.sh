@@ -34,13 +34,14 @@ wait_final 100
 check_all_succeeded_once 1500
 
 # Re-lease delay: for each job cut by a kill (an attempt on the killed worker
-# that started before the kill and had not finished before it), the time from the
-# kill to the next attempt's start.
+# that started before the kill and ended without an accepted result after it),
+# the time from the kill to the next attempt's start.
 : >"$T/delays.txt"
 while read -r at name pid jobs; do
   for id in ${jobs//,/ }; do
     job_json "$id" | jq --argjson at "$at" --arg w "$name" '
-      (.history | map(select(.worker == $w and .started_ms <= $at and (.finished_ms == 0 or .finished_ms >= $at))) | length) as $cut
+      (.history | map(select(.worker == $w and .started_ms <= $at and (.finished_ms == 0 or .finished_ms >= $at)
+        and (.result_accepted | not))) | length) as $cut
       | if $cut == 0 then empty else
           ([.history[] | select(.started_ms >= $at) | .started_ms] | min) as $next
           | if $next == null then "none" else ($next - $at) end
@@ -49,7 +50,7 @@ while read -r at name pid jobs; do
 done <"$T/kills.txt"
 measured=$(grep -c . "$T/delays.txt" || true)
 [ "$measured" -ge 3 ] || fail "only $measured cut jobs could be measured"
-grep -q none "$T/delays.txt" && fail "a cut job was never leased again"
+grep -q none "$T/delays.txt" && fail "a cut job was never leased again: $(cat "$T/kills.txt")"
 max=$(sort -n "$T/delays.txt" | tail -1)
 log "$kills kills, $measured cut jobs re-leased after $(sort -n "$T/delays.txt" | head -1)..$max ms (median $(sort -n "$T/delays.txt" | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}') ms)"
 [ "$max" -le 4000 ] || fail "a killed worker's job waited $max ms to be leased again (limit 4000)"
