@@ -23,7 +23,7 @@ struct cn_ptb {
     cn_buf_t names;
     uint32_t *comp_off;
     uint32_t ncomp, comp_cap;
-    uint32_t *ht; /* open addressing: comp id + 1, 0 empty */
+    uint64_t *ht; /* open addressing: hash32 << 32 | (comp id + 1), 0 empty */
     size_t ht_cap;
     /* nodes */
     uint32_t *parent, *comp;
@@ -120,15 +120,16 @@ uint64_t cn_ptb_count(const cn_ptb_t *b) {
     return b->nnodes;
 }
 
+/* The stored 32 hash bits place each entry: no name is touched to grow. */
 static void ht_grow(cn_ptb_t *b) {
     size_t cap = b->ht_cap * 2;
-    uint32_t *ht = cn_xcalloc(cap, sizeof *ht);
-    for (uint32_t id = 0; id < b->ncomp; id++) {
-        const uint8_t *s = b->names.data + b->comp_off[id];
-        size_t len = b->comp_off[id + 1] - b->comp_off[id] - 1;
-        size_t i = cn_hash64(s, len) & (cap - 1);
+    uint64_t *ht = cn_xcalloc(cap, sizeof *ht);
+    for (size_t k = 0; k < b->ht_cap; k++) {
+        uint64_t e = b->ht[k];
+        if (!e) continue;
+        size_t i = (e >> 32) & (cap - 1);
         while (ht[i]) i = (i + 1) & (cap - 1);
-        ht[i] = id + 1;
+        ht[i] = e;
     }
     free(b->ht);
     b->ht = ht;
@@ -137,15 +138,18 @@ static void ht_grow(cn_ptb_t *b) {
 
 /* Returns the component id of name; *is_new says it was just added. */
 static uint32_t intern(cn_ptb_t *b, const uint8_t *name, size_t len, bool *is_new) {
-    size_t i = cn_hash64(name, len) & (b->ht_cap - 1);
+    uint64_t h32 = cn_hash64(name, len) >> 32;
+    size_t i = h32 & (b->ht_cap - 1);
     for (;;) {
-        uint32_t e = b->ht[i];
+        uint64_t e = b->ht[i];
         if (!e) break;
-        uint32_t id = e - 1;
-        size_t l = b->comp_off[id + 1] - b->comp_off[id] - 1;
-        if (l == len && memcmp(b->names.data + b->comp_off[id], name, len) == 0) {
-            *is_new = false;
-            return id;
+        if (e >> 32 == h32) {
+            uint32_t id = (uint32_t)e - 1;
+            size_t l = b->comp_off[id + 1] - b->comp_off[id] - 1;
+            if (l == len && memcmp(b->names.data + b->comp_off[id], name, len) == 0) {
+                *is_new = false;
+                return id;
+            }
         }
         i = (i + 1) & (b->ht_cap - 1);
     }
@@ -155,7 +159,7 @@ static uint32_t intern(cn_ptb_t *b, const uint8_t *name, size_t len, bool *is_ne
     cn_buf_append(&b->names, name, len);
     cn_buf_putc(&b->names, 0);
     b->comp_off[id + 1] = (uint32_t)b->names.len;
-    b->ht[i] = id + 1;
+    b->ht[i] = h32 << 32 | (id + 1u);
     if ((size_t)b->ncomp * 2 > b->ht_cap) ht_grow(b);
     *is_new = true;
     return id;
@@ -189,19 +193,10 @@ static uint32_t add_node(cn_ptb_t *b, uint32_t depth, const uint8_t *name, size_
     return n;
 }
 
-static int check_path(const uint8_t *p, size_t len) {
-    if (len && (p[0] == '/' || p[len - 1] == '/'))
-        return cn_err(CN_EINVAL, "path tree: path has a leading or trailing '/'");
-    size_t start = 0;
-    for (size_t i = 0; i <= len; i++) {
-        if (i < len && p[i] == 0) return cn_err(CN_EINVAL, "path tree: NUL byte in a path");
-        if (i == len || p[i] == '/') {
-            if (len && i == start) return cn_err(CN_EINVAL, "path tree: empty path component");
-            if (i - start > CN_PT_NAME_MAX)
-                return cn_err(CN_EINVAL, "path tree: name over %u bytes", CN_PT_NAME_MAX);
-            start = i + 1;
-        }
-    }
+static int check_component(const uint8_t *p, size_t len) {
+    if (len == 0) return cn_err(CN_EINVAL, "path tree: empty path component");
+    if (len > CN_PT_NAME_MAX) return cn_err(CN_EINVAL, "path tree: name over %u bytes", CN_PT_NAME_MAX);
+    if (memchr(p, 0, len)) return cn_err(CN_EINVAL, "path tree: NUL byte in a path");
     return 0;
 }
 
@@ -219,8 +214,9 @@ int cn_ptb_add(cn_ptb_t *b, const uint8_t *path, size_t len, const cn_pstat_t *s
     if (tlen > CN_PT_TARGET_MAX) return cn_err(CN_EINVAL, "path tree: symlink target too long");
     if (b->nnodes >= (1u << 31) || b->names.len >= (3u << 30) || b->targets.len >= (3u << 30))
         return cn_err(CN_ETOOBIG, "path tree: too many entries for one tree");
-    int rc = check_path(path, len);
-    if (rc) return rc;
+    if (len && (path[0] == '/' || path[len - 1] == '/'))
+        return cn_err(CN_EINVAL, "path tree: path has a leading or trailing '/'");
+    int rc;
     if (len == 0) {
         if ((rc = add_root(b, st))) return rc;
         put_stat(b, st);
@@ -254,6 +250,14 @@ int cn_ptb_add(cn_ptb_t *b, const uint8_t *path, size_t len, const cn_pstat_t *s
     }
     if (b->type[b->stack_node[d]] != CN_PT_DIR)
         return cn_err(CN_EINVAL, "path tree: an entry under a non-directory");
+    /* check the new components before changing anything (the cached prefix was checked) */
+    for (size_t i = start;;) {
+        const uint8_t *slash = memchr(path + i, '/', len - i);
+        size_t end = slash ? (size_t)(slash - path) : len;
+        if ((rc = check_component(path + i, end - i))) return rc;
+        if (!slash) break;
+        i = end + 1;
+    }
     cn_buf_reset(&b->prev);
     cn_buf_append(&b->prev, path, len);
     for (;;) {
