@@ -143,6 +143,12 @@ static int write_watermarks(mg_t *m) {
     return rc;
 }
 
+int mg_check_stop(const mg_t *m) {
+    if (m->stop && m->stop(m->stop_arg))
+        return cn_err(CN_ECANCELLED, "the merge was stopped; nothing changed");
+    return 0;
+}
+
 /* The phases on the next generation, opened for writing. */
 static int build_next(mg_t *m, const mg_gen_t *g) {
     cn_shard_opts_t wo = {.create = true, .worker = "merge"};
@@ -150,12 +156,15 @@ static int build_next(mg_t *m, const mg_gen_t *g) {
     if (rc < 0) return rc;
     m->gen_dir = g->next_dir;
     if ((rc = mg_jobs_resolve(m)) < 0) return rc;
+    if ((rc = mg_check_stop(m)) < 0) return rc;
     if ((rc = mg_families_merge(m)) < 0) return rc;
     mg_pause_point("ingested");
+    if ((rc = mg_check_stop(m)) < 0) return rc;
     if ((rc = mg_jobs_supersede(m)) < 0) return rc;
     if ((rc = mg_journal_merge(m)) < 0) return rc;
     if ((rc = mg_jobs_write(m)) < 0) return rc;
     mg_jobs_unfinished(m);
+    if ((rc = mg_check_stop(m)) < 0) return rc;
     if ((rc = write_watermarks(m)) < 0) return rc;
     /* Everything in SST files: the generation is complete without its WAL. */
     if ((rc = cn_rocks_flush(m->out->db)) < 0) return rc;
@@ -190,7 +199,7 @@ int cn_merge_run(const cn_merge_opts_t *o, cn_merge_report_t **out) {
     *out = NULL;
     uint64_t t0 = cn_mono_ms();
     cn_merge_report_t *rep = cn_xcalloc(1, sizeof *rep);
-    mg_t m = {.rep = rep, .threads = o->threads};
+    mg_t m = {.rep = rep, .threads = o->threads, .stop = o->stop, .stop_arg = o->stop_arg};
     pthread_mutex_init(&m.mu, NULL);
     mg_gen_t g;
     int rc = mg_gen_begin(o->data_dir, &g);
@@ -201,6 +210,7 @@ int cn_merge_run(const cn_merge_opts_t *o, cn_merge_report_t **out) {
         if (rc == 0) mg_pause_point("copied");
         if (rc == 0) rc = build_next(&m, &g);
         if (rc == 0) mg_pause_point("closed");
+        if (rc == 0) rc = mg_check_stop(&m);
         if (rc == 0) rc = mg_gen_switch(&g);
         if (rc == 0) rep->generation = g.cur;
     }

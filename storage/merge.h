@@ -18,6 +18,10 @@ typedef struct {
     const char *const *shards; /* explicit shard directories (tests), else NULL */
     size_t nshards;
     unsigned threads; /* 0: 2 */
+    /* Checked between phases and every 64 Ki records (may be NULL): true stops
+       the merge with CN_ECANCELLED, leaving the merged store as it was. */
+    bool (*stop)(void *arg);
+    void *stop_arg;
 } cn_merge_opts_t;
 
 /* One family's counts: new = written into the merged store by this merge;

@@ -74,6 +74,8 @@ typedef struct {
     size_t nsh;
     cn_merge_report_t *rep;
     unsigned threads;
+    bool (*stop)(void *arg);
+    void *stop_arg;
     mg_map_t won_before; /* job -> lease merged before this run */
     mg_map_t lease;      /* lease -> MG_OLD / MG_NEW */
     mg_commit_t *commits;
@@ -88,6 +90,8 @@ typedef struct {
 } mg_t;
 
 int mg_lease_class(const mg_t *m, uint64_t lease);
+/* CN_ECANCELLED (with a detail) when the caller asked the merge to stop. */
+int mg_check_stop(const mg_t *m);
 
 /* merge_jobs.c */
 int mg_jobs_resolve(mg_t *m);     /* reads commits, decides winners, problems */

@@ -202,7 +202,7 @@ static int run_merge(fam_t *f) {
             if (c < 0 || (c == 0 && valcmp(s, best) < 0)) best = s;
         }
         if (!best) break;
-        f->read++;
+        if ((++f->read & 0xffff) == 0 && (rc = mg_check_stop(f->m)) < 0) break;
         if ((rc = take(f, best)) < 0) break;
         /* The same key in other shards: the same record, already taken. */
         cn_buf_reset(&f->key);
