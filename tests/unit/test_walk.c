@@ -14,6 +14,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -226,6 +227,90 @@ static void test_walk_refuses_missing_root_and_non_directory(void **state) {
     assert_null(w);
 }
 
+static bool has_name(cn_walk_t *w, const char *name) {
+    for (uint64_t i = 0; i < cn_walk_count(w); i++) {
+        const cn_walk_entry_t *e = cn_walk_entry(w, i);
+        if (e->name_len == strlen(name) && memcmp(e->name, name, e->name_len) == 0) return true;
+    }
+    return false;
+}
+
+static void test_walk_stays_on_one_filesystem_unless_asked(void **state) {
+    (void)state;
+    struct stat a, b;
+    if (stat("/dev", &a) != 0 || stat("/dev/shm", &b) != 0 || a.st_dev == b.st_dev) {
+        skip(); /* needs /dev/shm mounted apart from /dev */
+    }
+    char name[64], p[128];
+    snprintf(name, sizeof name, "cnwalk-%d", (int)getpid());
+    snprintf(p, sizeof p, "/dev/shm/%s", name);
+    FILE *f = fopen(p, "w");
+    assert_non_null(f);
+    fclose(f);
+    for (int cross = 0; cross < 2; cross++) {
+        cn_walk_opts_t o = {.threads = 2, .cross_fs = cross};
+        cn_walk_t *w = NULL;
+        assert_int_equal(cn_walk_start("/dev", &o, &w), 0);
+        cn_walk_wait(w);
+        assert_true(has_name(w, "shm")); /* the mount point itself is recorded */
+        assert_int_equal(has_name(w, name), cross == 1);
+        cn_walk_destroy(&w);
+    }
+    unlink(p);
+}
+
+typedef struct {
+    const char *dir;
+    int n;
+} unlinker_t;
+
+static void *unlink_all(void *arg) {
+    unlinker_t *u = arg;
+    char p[600];
+    for (int i = u->n - 1; i >= 0; i--) {
+        snprintf(p, sizeof p, "%s/f%05d", u->dir, i);
+        unlink(p);
+    }
+    return NULL;
+}
+
+/* Entries deleted while the walk runs are counted as "vanished" and the walk
+   goes on. The race is real, so rounds repeat until one is seen (bounded). */
+static void test_walk_counts_entries_that_vanish(void **state) {
+    (void)state;
+    enum { FILES = 4000 };
+    char dir[512], p[600];
+    bool seen = false;
+    for (int round = 0; round < 20 && !seen; round++) {
+        snprintf(dir, sizeof dir, "%s/v%d", root, round);
+        assert_int_equal(mkdir(dir, 0755), 0);
+        for (int i = 0; i < FILES; i++) {
+            snprintf(p, sizeof p, "%s/f%05d", dir, i);
+            close(open(p, O_CREAT | O_WRONLY, 0644));
+        }
+        cn_walk_opts_t o = {.threads = 1};
+        cn_walk_t *w = NULL;
+        pthread_t t;
+        unlinker_t u = {dir, FILES};
+        assert_int_equal(cn_walk_start(dir, &o, &w), 0);
+        pthread_create(&t, NULL, unlink_all, &u);
+        assert_int_equal(cn_walk_wait(w), 0);
+        pthread_join(t, NULL);
+        size_t n;
+        const cn_walk_error_t *e = cn_walk_errors(w, &n);
+        for (size_t i = 0; i < n; i++) {
+            assert_string_equal(e[i].what, "vanished");
+            assert_int_equal(e[i].errnum, ENOENT);
+        }
+        /* every name getdents listed is either an entry or a vanished error */
+        assert_true(cn_walk_count(w) - 1 + cn_walk_errors_total(w) <= FILES);
+        seen = cn_walk_errors_total(w) > 0;
+        cn_walk_destroy(&w);
+        rmdir(dir);
+    }
+    if (!seen) skip(); /* the deletions never overlapped the walk on this machine */
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_walk_finds_every_entry_and_never_follows_symlinks, setup),
@@ -233,6 +318,8 @@ int main(void) {
         cmocka_unit_test_setup(test_walk_goes_deeper_than_4096_levels, setup),
         cmocka_unit_test_setup(test_walk_counts_unreadable_directories_and_goes_on, setup),
         cmocka_unit_test_setup(test_walk_refuses_missing_root_and_non_directory, setup),
+        cmocka_unit_test_setup(test_walk_stays_on_one_filesystem_unless_asked, setup),
+        cmocka_unit_test_setup(test_walk_counts_entries_that_vanish, setup),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
