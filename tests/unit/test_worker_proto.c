@@ -32,6 +32,7 @@ typedef struct {
     cn_sock_t *router;
     cn_peer_t peer;
     pid_t pid;
+    unsigned dead_after; /* what Welcome says */
     bool answer_hb;      /* reply to heartbeats with an empty HeartbeatReply */
     size_t max_progress; /* most jobs a heartbeat reported running at once */
     size_t heartbeats;
@@ -49,6 +50,7 @@ static int setup(void **state) {
     assert_int_equal(cn_sock_new(CN_SOCK_ROUTER, NULL, &c->router), 0);
     assert_int_equal(cn_sock_bind(c->router, c->ep), 0);
     c->answer_hb = true;
+    c->dead_after = 10; /* 1 s of silence: robust on a loaded machine */
     memcpy(c->peer.id, "w1", 2);
     c->peer.len = 2;
     *state = c;
@@ -108,7 +110,7 @@ static void send_welcome(fc_t *c) {
     Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
     Canopy__Welcome w = CANOPY__WELCOME__INIT;
     w.heartbeat_ms = 100;
-    w.dead_after = 3;
+    w.dead_after = c->dead_after;
     env.body_case = CANOPY__ENVELOPE__BODY_WELCOME;
     env.welcome = &w;
     send_to(c, &env);
@@ -309,6 +311,7 @@ static void test_unknown_gets_hello_again_and_unacked_results_resent(void **stat
 
 static void test_silent_coordinator_gets_a_new_hello(void **state) {
     fc_t *c = *state;
+    c->dead_after = 3;
     spawn(c, "1", "1000");
     hello_welcome(c, "1");
     c->answer_hb = false; /* 3 x 100 ms of silence: the worker reconnects */
