@@ -31,7 +31,7 @@ our_pids() {
   for p in /proc/[0-9]*; do
     [ -r "$p/cmdline" ] || continue
     gone "${p#/proc/}" && continue
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -F -- "$D" >/dev/null; then echo "${p#/proc/}"; fi
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -F -- "$D" >/dev/null; then echo "${p#/proc/}"; fi
   done
 }
 
