@@ -36,6 +36,7 @@ cn_qjob_t *cn_q_job_new(cn_queue_t *q, Canopy__Job *rec) {
     cn_qjob_t *j = cn_xcalloc(1, sizeof *j);
     j->rec = rec;
     j->id = rec->id;
+    j->prio = rec->spec ? rec->spec->priority : 0;
     int k = cn_q_kind_index(q, rec->spec && rec->spec->kind ? rec->spec->kind : "", true);
     j->kind = (uint16_t)(k < 0 ? 0 : k);
     cn_u64map_put(&q->jobs, j->id, j);

@@ -30,6 +30,7 @@ enum cn_qplace {
 typedef struct cn_qjob {
     Canopy__Job *rec;
     uint64_t id;
+    int32_t prio; /* rec->spec->priority, kept here so heap compares touch one line */
     uint32_t heap_idx;
     uint16_t kind;
     uint8_t place;

@@ -13,8 +13,7 @@
 
 bool cn_q_ready_less(const void *a, const void *b) {
     const cn_qjob_t *x = a, *y = b;
-    int32_t px = x->rec->spec->priority, py = y->rec->spec->priority;
-    return px != py ? px > py : x->id < y->id;
+    return x->prio != y->prio ? x->prio > y->prio : x->id < y->id;
 }
 
 bool cn_q_timer_less(const void *a, const void *b) {

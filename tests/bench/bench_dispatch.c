@@ -24,7 +24,7 @@
 #include <unistd.h>
 
 #define BATCH 1000
-#define WINDOW 50000
+#define WINDOW 20000
 
 static pid_t children[16];
 static int nchildren;
@@ -68,6 +68,7 @@ static pid_t start_coordinator(const char *bin, const char *dir, char **router) 
     char *exe = cn_xasprintf("%s/canopy-coordinator", bin);
     char *argv[] = {exe, (char *)"--data", (char *)dir, NULL};
     pid_t p = spawn(argv);
+    free(exe);
     *router = read_router(dir);
     return p;
 }
@@ -81,6 +82,22 @@ static uint64_t vm_hwm_kib(pid_t pid) {
         if (strncmp(line, "VmHWM:", 6) == 0) kib = strtoull(line + 6, NULL, 10);
     if (f) fclose(f);
     return kib;
+}
+
+/* user + system CPU seconds of a process so far. */
+static double cpu_secs(pid_t pid) {
+    char path[64], buf[1024];
+    snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+    FILE *f = fopen(path, "r");
+    if (!f) return 0;
+    size_t n = fread(buf, 1, sizeof buf - 1, f);
+    fclose(f);
+    buf[n] = 0;
+    char *p = strrchr(buf, ')');
+    unsigned long long ut = 0, st = 0;
+    /* fields after the command: state(3) ... utime(14) stime(15) */
+    if (p) sscanf(p + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %llu %llu", &ut, &st);
+    return (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
 }
 
 /* ---- canopy client ---- */
@@ -238,6 +255,9 @@ static void start_workers(const char *bin, const char *dir, const char *router, 
                         sl,
                         NULL};
         spawn(argv);
+        free(exe);
+        free(name);
+        free(sl);
     }
 }
 
@@ -280,7 +300,7 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
         bool ready;
         cn_poll(socks, &ready, 1, 5);
         uint64_t now = cn_mono_us();
-        bool may_poll = now - last_poll > 10000;
+        bool may_poll = now - last_poll > 100000; /* 10 status polls a second */
         if (may_poll)
             last_poll = now;
         else
@@ -293,7 +313,11 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
     printf("canopy: %llu durable no-op jobs, %d %s workers x %u slots: %.2f s, %.0f jobs/s\n",
            (unsigned long long)jobs, workers, fake ? "fake" : "canopy-worker", slots, secs,
            (double)jobs / secs);
+    double cpu = cpu_secs(coord);
+    printf("canopy: coordinator CPU %.2f s = %.1f us per job (%.0f jobs/s per core of coordinator time)\n",
+           cpu, cpu * 1e6 / (double)jobs, (double)jobs / cpu);
     printf("canopy: coordinator peak RSS (VmHWM) %.1f MiB\n", (double)vm_hwm_kib(coord) / 1024.0);
+    fflush(stdout);
     for (int i = 0; i < workers && fake; i++) fakes[i].stop = 1;
     for (int i = 0; i < workers && fake; i++) pthread_join(threads[i], NULL);
     cn_sock_destroy(&s);
@@ -443,12 +467,20 @@ static int run_beanstalk(const char *dir, uint64_t jobs, int consumers, int port
     char *ports = cn_xasprintf("%d", port);
     char *argv[] = {(char *)"/usr/bin/beanstalkd", (char *)"-b", (char *)dir, (char *)"-l",
                     (char *)"127.0.0.1",           (char *)"-p", ports,       NULL};
+    cn_mkdir_p(dir);
     spawn(argv);
     bconn_t p;
-    for (int i = 0; i < 500; i++) {
-        if (bs_connect(&p, port) == 0) break;
-        close(p.fd);
-        cn_sleep_ms(10);
+    bool up = false;
+    for (int i = 0; i < 500 && !up; i++) {
+        up = bs_connect(&p, port) == 0;
+        if (!up) {
+            close(p.fd);
+            cn_sleep_ms(10);
+        }
+    }
+    if (!up) {
+        fprintf(stderr, "beanstalkd did not start on port %d\n", port);
+        return 1;
     }
     bs_shared_t sh = {.port = port, .jobs = jobs};
     pthread_t th[8];
