@@ -117,6 +117,7 @@ static void teardown(cn_cluster_t *cl) {
     for (int i = 0; i < cl->n_workers; i++) free_child(&cl->workers[i]);
     free(cl->workers);
     free(cl->endpoint);
+    free(cl->events);
     free(cl->data);
 }
 
@@ -139,6 +140,7 @@ static int wait_ready(cn_cluster_t *cl, cn_cli_t *g, uint64_t wait_ms) {
         cn_client_t *c = NULL;
         Canopy__Envelope *rep = NULL;
         if (cn_client_open(&q, &c) == 0 && cn_status_fetch(c, &rep) == 0) {
+            if (!cl->events && cn_client_events(c)) cl->events = cn_xstrdup(cn_client_events(c));
             int alive = 0;
             for (size_t i = 0; i < rep->status_reply->n_worker; i++)
                 alive += rep->status_reply->worker[i]->alive;
@@ -161,6 +163,8 @@ static void summary(const cn_cluster_t *cl, const cn_cli_t *g, cn_buf_t *b) {
         cn_json_str(b, cl->data, strlen(cl->data));
         cn_buf_printf(b, ",\"coordinator\":{\"endpoint\":");
         cn_json_str(b, cl->endpoint, strlen(cl->endpoint));
+        cn_buf_printf(b, ",\"events\":");
+        cn_json_str(b, cl->events ? cl->events : "", cl->events ? strlen(cl->events) : 0);
         cn_buf_printf(b, ",\"pid\":%d,\"log\":", (int)cl->coord.pid);
         cn_json_str(b, cl->coord.log, strlen(cl->coord.log));
         cn_buf_printf(b, "},\"supervisor_pid\":%d,\"workers\":[", (int)getpid());
@@ -175,7 +179,7 @@ static void summary(const cn_cluster_t *cl, const cn_cli_t *g, cn_buf_t *b) {
     }
     cn_buf_printf(b, "canopy cluster up\n  data         %s\n  coordinator  %s  pid %d  log %s\n", cl->data,
                   cl->endpoint, (int)cl->coord.pid, cl->coord.log);
-    cn_buf_printf(b, "  events       ipc://%s/events.sock\n", cl->data);
+    if (cl->events) cn_buf_printf(b, "  events       %s\n", cl->events);
     for (int i = 0; i < cl->n_workers; i++)
         cn_buf_printf(b, "  worker %-5s pid %d  log %s\n", cl->workers[i].name, (int)cl->workers[i].pid,
                       cl->workers[i].log);

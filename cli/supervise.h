@@ -26,6 +26,7 @@ typedef struct {
 typedef struct {
     char *data;     /* absolute */
     char *endpoint; /* coordinator router endpoint clients use */
+    char *events;   /* its event PUB endpoint, once it answered (may be NULL) */
     cn_child_t coord;
     cn_child_t *workers;
     int n_workers;
