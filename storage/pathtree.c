@@ -64,29 +64,34 @@ static int name_cmp(const cn_ptree_t *t, uint32_t ca, const uint8_t *s, size_t l
 }
 
 static int decode_names(cn_ptree_t *t, rd_t *r) {
-    /* each component costs at least two bytes: bounds the allocation */
+    /* each component costs at least two bytes (a length and a NUL): bounds the allocation */
     if (t->ncomp > (size_t)(r->end - r->p) / 2) return BAD("more components than bytes");
     t->comp_off = cn_xmalloc(((size_t)t->ncomp + 1) * sizeof *t->comp_off);
+    uint32_t *shared = cn_xmalloc(((size_t)t->ncomp + 1) * sizeof *shared);
+    int rc = 0;
+    for (uint32_t id = 0; id < t->ncomp && rc == 0; id++)
+        if (!rd_var32(r, &shared[id]) || shared[id] > CN_PT_NAME_MAX) rc = BAD("bad shared prefix length");
     cn_buf_t names = {0};
     size_t plen = 0, pstart = 0;
-    int rc = 0;
     for (uint32_t id = 0; id < t->ncomp && rc == 0; id++) {
-        uint64_t shared, sl;
-        if (!rd_var(r, &shared) || !rd_var(r, &sl) || sl > (uint64_t)(r->end - r->p)) {
+        const uint8_t *nul = memchr(r->p, 0, (size_t)(r->end - r->p));
+        size_t sl = nul ? (size_t)(nul - r->p) : 0;
+        size_t nl = shared[id] + sl;
+        if (!nul) {
             rc = BAD("truncated component table");
-        } else if (shared > plen || shared + sl == 0 || shared + sl > CN_PT_NAME_MAX) {
+        } else if (shared[id] > plen || nl == 0 || nl > CN_PT_NAME_MAX) {
             rc = BAD("bad component length");
+        } else if (memchr(r->p, '/', sl)) {
+            rc = BAD("'/' in a name");
         } else {
             t->comp_off[id] = (uint32_t)names.len;
-            cn_buf_reserve(&names, shared + sl + 1);
-            memmove(names.data + names.len, names.data + pstart, shared);
-            memcpy(names.data + names.len + shared, r->p, sl);
-            if (memchr(r->p, '/', sl) || memchr(r->p, 0, sl)) rc = BAD("'/' or NUL in a name");
+            cn_buf_reserve(&names, nl + 1);
+            memmove(names.data + names.len, names.data + pstart, shared[id]);
+            memcpy(names.data + names.len + shared[id], r->p, sl);
             const uint8_t *nm = names.data + names.len;
-            size_t nl = shared + sl;
             if ((nl == 1 && nm[0] == '.') || (nl == 2 && nm[0] == '.' && nm[1] == '.'))
                 rc = BAD("'.' or '..' as a name");
-            r->p += sl;
+            r->p += sl + 1;
             pstart = names.len;
             plen = nl;
             names.len += nl;
@@ -94,6 +99,7 @@ static int decode_names(cn_ptree_t *t, rd_t *r) {
             if (names.len > (3u << 30)) rc = BAD("names too large");
         }
     }
+    free(shared);
     t->comp_off[t->ncomp] = (uint32_t)names.len;
     t->names = names.data ? names.data : cn_xcalloc(1, 1);
     return rc;

@@ -2,7 +2,8 @@
    A prefix cache (the previous path's components and their nodes) makes each
    add cost the length of the new suffix only. Frame A (names+tree): the
    components in order of first use, front-coded against the previous one
-   (varint shared, varint suffix length, suffix), then one varint per node 1..n-1
+   (all the varint shared-prefix lengths, then all the suffixes, each ended by
+   a NUL), then one varint per node 1..n-1
    of "pops" (previous depth + 1 - depth), then one varint per node 1..n-1 of
    component reference (0: the next new component, k: component k-1). Frame B
    (stat): types (n bytes), mode, uid, gid, size (varints), mtime (zigzag delta
@@ -412,6 +413,8 @@ static void resolve_all(cn_ptb_t *b, cn_buf_t *col) {
 
 /* ---- serialisation ---- */
 
+/* Front coding in two runs (zstd models them better than interleaved):
+   the shared prefix lengths, then the suffixes, each ended by a NUL. */
 static void front_code(const cn_ptb_t *b, cn_buf_t *out) {
     const uint8_t *prev = NULL;
     size_t plen = 0;
@@ -421,8 +424,17 @@ static void front_code(const cn_ptb_t *b, cn_buf_t *out) {
         size_t shared = 0, m = CN_MIN(plen, len);
         while (shared < m && prev[shared] == s[shared]) shared++;
         cn_buf_put_varint(out, shared);
-        cn_buf_put_varint(out, len - shared);
-        cn_buf_append(out, s + shared, len - shared);
+        prev = s;
+        plen = len;
+    }
+    prev = NULL;
+    plen = 0;
+    for (uint32_t id = 0; id < b->ncomp; id++) {
+        const uint8_t *s = b->names.data + b->comp_off[id];
+        size_t len = b->comp_off[id + 1] - b->comp_off[id] - 1;
+        size_t shared = 0, m = CN_MIN(plen, len);
+        while (shared < m && prev[shared] == s[shared]) shared++;
+        cn_buf_append(out, s + shared, len - shared + 1); /* with its NUL */
         prev = s;
         plen = len;
     }
