@@ -4,7 +4,7 @@
 source "$(dirname "$0")/cluster_lib.sh"
 
 up 1 1
-blocker=$(cn submit sleep 1500) || fail "submit"
+blocker=$(cn submit sleep 3000) || fail "submit"
 wait_state "$blocker" running 20
 : >"$T/jobs.txt"
 for i in 1 2 3 4 5; do
