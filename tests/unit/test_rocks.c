@@ -7,6 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,11 @@
 
 #include "errors.h"
 #include "rocks.h"
+
+static int atoi_safe(const char *s) {
+    uint64_t v = 0;
+    return cn_parse_u64(s, &v) && v < 1024 ? (int)v : -1;
+}
 
 static const char *const cfs[] = {"meta", "data", "other"};
 
@@ -251,7 +257,72 @@ static void test_reopen_with_fewer_families_keeps_the_others(void **state) {
     cn_rocks_close(&db);
 }
 
-int main(void) {
+/* The writer process of the next test: writes and flushes batches of 500 keys
+   until killed, and says so on ready_fd after the first. It runs in a freshly
+   exec'd process: a forked copy of a process that already ran RocksDB has no
+   background threads, so its flushes would wait forever. */
+static int writer_main(int ready_fd) {
+    cn_rocks_t *w = NULL;
+    cn_rocks_opts_t o = {.create = true};
+    if (cn_rocks_open("db9", cfs, 3, &o, &w) != 0) return 1;
+    cn_rocks_batch_t *b = cn_rocks_batch_new();
+    uint8_t k[8];
+    char v[100] = {0};
+    for (uint64_t i = 0;; i++) {
+        cn_put_be64(k, i);
+        cn_rocks_batch_put(b, w, 1, k, 8, v, sizeof v);
+        if (i % 500 != 499) continue;
+        if (cn_rocks_write(w, b, false) != 0 || cn_rocks_flush(w) != 0) return 2;
+        cn_rocks_batch_clear(b);
+        if (i == 499 && write(ready_fd, "r", 1) != 1) return 3;
+    }
+}
+
+/* A writer process flushes (so compactions delete files) while this one opens
+   read-only again and again: every open works and sees whole batches only. */
+static void test_read_only_opens_while_writer_flushes_and_compacts(void **state) {
+    (void)state;
+    int p[2];
+    assert_int_equal(pipe(p), 0);
+    pid_t c = fork();
+    assert_true(c >= 0);
+    if (c == 0) {
+        close(p[0]);
+        char fd[16];
+        snprintf(fd, sizeof fd, "%d", p[1]);
+        execl("/proc/self/exe", "test_rocks", "--writer", fd, (char *)NULL);
+        _exit(127);
+    }
+    close(p[1]);
+    char ch;
+    assert_int_equal(read(p[0], &ch, 1), 1);
+    close(p[0]);
+    uint64_t last = 0;
+    for (int round = 0; round < 30; round++) {
+        cn_rocks_opts_t ro = {.read_only = true};
+        cn_rocks_t *r = NULL;
+        int rc = cn_rocks_open("db9", cfs, 3, &ro, &r);
+        if (rc) fprintf(stderr, "round %d: %s\n", round, cn_err_detail());
+        assert_int_equal(rc, 0);
+        cn_rocks_iter_t *it = NULL;
+        assert_int_equal(cn_rocks_iter_new(r, 1, NULL, 0, &it), 0);
+        cn_rocks_iter_seek_last(it);
+        assert_true(cn_rocks_iter_valid(it));
+        size_t kl;
+        uint64_t top = cn_get_be64(cn_rocks_iter_key(it, &kl));
+        assert_true(top >= last && top % 500 == 499); /* whole batches only */
+        last = top;
+        cn_rocks_iter_destroy(&it);
+        cn_rocks_close(&r);
+        cn_sleep_ms(30);
+    }
+    kill(c, SIGKILL);
+    waitpid(c, NULL, 0);
+    assert_true(last > 499);
+}
+
+int main(int argc, char **argv) {
+    if (argc == 3 && strcmp(argv[1], "--writer") == 0) return writer_main(atoi_safe(argv[2]));
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_writer_is_refused_naming_the_pid),
         cmocka_unit_test(test_read_only_open_alongside_writer_and_refresh),
@@ -261,6 +332,7 @@ int main(void) {
         cmocka_unit_test(test_drop_cf_empties_only_that_family),
         cmocka_unit_test(test_sst_ingest_and_empty_sst),
         cmocka_unit_test(test_reopen_with_fewer_families_keeps_the_others),
+        cmocka_unit_test(test_read_only_opens_while_writer_flushes_and_compacts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -163,8 +163,9 @@ static void heads_key(uint8_t k[16], uint64_t project, uint64_t lease) {
     cn_put_be64(k + 8, lease);
 }
 
-/* The child: job A's data, A's commit, then job B's data, then waits to be killed. */
-static void crash_child(int ready_fd) {
+/* The child process (exec'd, see test_rocks.c): job A's data, A's commit, then
+   job B's data, then waits to be killed. */
+static _Noreturn void crash_child(int ready_fd) {
     cn_shard_opts_t o = {.create = true, .worker = "crashy"};
     cn_shard_t *s = NULL;
     if (cn_shard_open("s4", &o, &s) != 0) _exit(2);
@@ -197,7 +198,10 @@ static void test_kill9_between_data_and_commit_leaves_no_visible_job(void **stat
     assert_true(c >= 0);
     if (c == 0) {
         close(p[0]);
-        crash_child(p[1]);
+        char fd[16];
+        snprintf(fd, sizeof fd, "%d", p[1]);
+        execl("/proc/self/exe", "test_shard", "--crash-child", fd, (char *)NULL);
+        _exit(127);
     }
     close(p[1]);
     char ch = 0;
@@ -442,7 +446,10 @@ static void test_concurrent_appends_one_value_wins_per_key(void **state) {
     cn_shard_close(&s);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+    uint64_t fd = 0;
+    if (argc == 3 && strcmp(argv[1], "--crash-child") == 0 && cn_parse_u64(argv[2], &fd) && fd < 1024)
+        crash_child((int)fd);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_second_writer_refused_in_process_and_from_child),
         cmocka_unit_test(test_read_only_open_while_writer_is_active),
