@@ -14,7 +14,9 @@ cmake --build "$build" -j"$(nproc)"
 if command -v clang >/dev/null && [ "${CN_SKIP_LIBFUZZER:-0}" != 1 ]; then
   fbuild="$build-fuzz"
   CC=clang cmake -S . -B "$fbuild" -DCN_FUZZ=ON -DCN_SANITIZE=ON -DCN_WERROR=ON >/dev/null
-  cmake --build "$fbuild" -j"$(nproc)" >/dev/null
+  targets=$(for f in tests/fuzz/fuzz_*.c; do basename "$f" .c; done)
+  # shellcheck disable=SC2086
+  cmake --build "$fbuild" -j"$(nproc)" --target $targets >/dev/null
   for f in "$fbuild"/tests/fuzz_*; do
     [ -x "$f" ] && [[ "$f" != *_replay ]] || continue
     name=$(basename "$f")

@@ -246,7 +246,7 @@ int cn_ptree_decode(const void *data, size_t len, uint32_t max_nodes, cn_ptree_t
     *out = NULL;
     if (max_nodes == 0) max_nodes = 1u << 28;
     rd_t r = {data, (const uint8_t *)data + len};
-    uint64_t rl, n, nc;
+    uint64_t rl = 0, n = 0, nc = 0;
     if (len < 5 || memcmp(data, CN_PT_MAGIC, 4) != 0) return BAD("not a path tree");
     if (((const uint8_t *)data)[4] != CN_PT_VERSION) return cn_err(CN_EVERSION, "path tree: unknown version");
     r.p += 5;
