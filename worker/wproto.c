@@ -129,7 +129,7 @@ void cn_wp_results_clear(Canopy__Results *rs) {
 char *cn_wp_read_router(const char *path) {
     cn_buf_t b = {0};
     char *ep = NULL;
-    if (cn_read_file(path, 64 * 1024, &b) == 0) {
+    if (cn_read_file(path, (size_t)64 << 10, &b) == 0) {
         cn_json_obj_t o = {0};
         if (cn_json_parse_object((const char *)b.data, b.len, &o) == 0) {
             const cn_json_pair_t *p = cn_json_get(&o, "router");
