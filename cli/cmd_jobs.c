@@ -47,8 +47,8 @@ static int parse(cn_cli_t *g, jobs_opts_t *o, int argc, char **argv) {
     return 0;
 }
 
-/* Pages through the store; the output is printed once complete so that a failure
-   mid-way prints nothing but the error. */
+/* Pages through the store, printing each page as it comes so that memory stays
+   bounded however many jobs there are. */
 static int list(const cn_cli_t *g, cn_client_t *c, const jobs_opts_t *o, cn_buf_t *b) {
     uint64_t after = 0, shown = 0;
     for (;;) {
@@ -74,6 +74,8 @@ static int list(const cn_cli_t *g, cn_client_t *c, const jobs_opts_t *o, cn_buf_
         }
         bool more = jr->more && jr->n_job > 0 && (!o->limit || shown < o->limit);
         cn_wire_free(rep);
+        fwrite(b->data, 1, b->len, stdout);
+        cn_buf_reset(b);
         if (!more) return 0;
     }
 }
@@ -96,12 +98,11 @@ int cn_cmd_jobs(cn_cli_t *g, int argc, char **argv) {
     cn_client_close(&c);
     if (rc) {
         cn_buf_free(&b);
+        fflush(stdout);
         return cn_fail(rc);
     }
-    if (g->json)
-        cn_buf_putc(&b, ']');
-    else if (b.len)
-        b.len--; /* cn_print_buf adds the last newline */
-    cn_print_buf(&b);
+    cn_buf_free(&b);
+    if (g->json) fputs("]\n", stdout);
+    fflush(stdout);
     return 0;
 }
