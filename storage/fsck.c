@@ -120,7 +120,9 @@ static void check_meta(fsck_t *f, const uint8_t *k, size_t kl, const uint8_t *v,
 
 static void check_record(fsck_t *f, cn_cf_t cf, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
     const ProtobufCMessageDescriptor *d = family_record[cf];
-    if (cf == CN_CF_JOURNAL && kl != 8) return; /* only entries are JournalEntry records */
+    /* Journal entries (journal_id BE64) and their commit markers (+ 'C') are
+       JournalEntry records; other keys are the scan module's (JOURNAL.md). */
+    if (cf == CN_CF_JOURNAL && kl != 8 && !(kl == 9 && k[8] == 'C')) return;
     ProtobufCMessage *m = NULL;
     if (cn_rec_unpack(d, v, vl, &m) < 0) {
         problem(f, cf, k, kl, "does not decode as %s: %s", d->short_name, cn_err_detail());
