@@ -11,8 +11,8 @@
 #include <stdio.h>
 
 static int sleep_run(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len) {
-    Canopy__SleepSpec *s = canopy__sleep_spec__unpack(NULL, spec_len, spec);
-    if (!s)
+    Canopy__SleepSpec *s = NULL;
+    if (cn_rec_unpack(&canopy__sleep_spec__descriptor, spec, spec_len, (ProtobufCMessage **)&s) < 0)
         return cn_job_fail(ctx, CN_EINVAL, true, "sleep: the spec (%zu bytes) is not a SleepSpec", spec_len);
     int rc = 0;
     uint64_t start = cn_mono_ms();
@@ -38,7 +38,7 @@ static int sleep_run(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len) {
     snprintf(summary, sizeof summary, "{\"slept_ms\":%u}", s->ms);
     cn_job_set_summary(ctx, summary);
 out:
-    canopy__sleep_spec__free_unpacked(s, NULL);
+    cn_rec_free(&s->base);
     return rc;
 }
 
