@@ -97,7 +97,10 @@ static void test_worker_envelopes_round_trip(void **state) {
     hr.stale = lrs;
     ENV(e3, heartbeat_reply, HEARTBEAT_REPLY) = &hr;
     envelope_seed("heartbeat_reply", &e3);
+}
 
+static void test_coordinator_envelopes_round_trip(void **state) {
+    (void)state;
     Canopy__Lease l;
     canopy__lease__init(&l);
     l.job_id = 17;
@@ -312,7 +315,10 @@ static void test_shard_records_round_trip(void **state) {
     jc.pointer = prs;
     jc.pointers_total = 1;
     record_seed("job_commit", &jc.base);
+}
 
+static void test_git_records_round_trip(void **state) {
+    (void)state;
     Canopy__Signature sig;
     canopy__signature__init(&sig);
     sig.name = (ProtobufCBinaryData){.len = 9, .data = (uint8_t *)"A. Person"};
@@ -363,8 +369,10 @@ static void test_shard_records_round_trip(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_worker_envelopes_round_trip),
+        cmocka_unit_test(test_coordinator_envelopes_round_trip),
         cmocka_unit_test(test_client_envelopes_round_trip),
         cmocka_unit_test(test_shard_records_round_trip),
+        cmocka_unit_test(test_git_records_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
