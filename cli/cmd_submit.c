@@ -10,6 +10,7 @@
 #include <string.h>
 
 #define BATCH 1000
+#define BATCH_BYTES (4u << 20)
 #define WINDOW 8
 
 static const char usage_text[] =
@@ -144,16 +145,38 @@ static int build_positional(submit_args_t *a, const cn_cli_kind_t *k, cn_joblist
     return rc;
 }
 
+/* Splits the jobs into batches of at most BATCH jobs and BATCH_BYTES bytes (a
+   frame must stay under the wire limit); start[b]..start[b+1] is batch b. */
+static size_t plan_batches(const cn_joblist_t *l, size_t **start) {
+    size_t nb = 0, cap = l->n / BATCH + 2, bytes = 0, count = 0;
+    *start = cn_xcalloc(cap + 1, sizeof **start);
+    for (size_t i = 0; i < l->n; i++) {
+        const Canopy__JobSpec *j = l->v[i];
+        size_t sz = 64 + j->spec.len + strlen(j->kind) + strlen(j->dedup_key) + strlen(j->serial_key) +
+                    10 * j->n_after;
+        if (count == 0 || count == BATCH || bytes + sz > BATCH_BYTES) {
+            if (nb + 1 >= cap) *start = cn_xrealloc(*start, (cap *= 2) * sizeof **start);
+            (*start)[nb++] = i;
+            bytes = count = 0;
+        }
+        bytes += sz;
+        count++;
+    }
+    (*start)[nb] = l->n;
+    return nb;
+}
+
 /* Sends every job, WINDOW batches in flight; ids[i] is job i's id. */
 static int send_all(cn_client_t *c, const cn_joblist_t *l, uint64_t *ids, bool *existing) {
-    size_t nb = (l->n + BATCH - 1) / BATCH, sent = 0, got = 0;
+    size_t *start;
+    size_t nb = plan_batches(l, &start), sent = 0, got = 0;
     uint64_t *reqs = cn_xcalloc(nb ? nb : 1, sizeof *reqs);
     int rc = 0;
     while (got < nb && rc == 0) {
         while (sent < nb && sent - got < WINDOW && rc == 0) {
             Canopy__Submit s = CANOPY__SUBMIT__INIT;
-            s.job = l->v + sent * BATCH;
-            s.n_job = CN_MIN(BATCH, l->n - sent * BATCH);
+            s.job = l->v + start[sent];
+            s.n_job = start[sent + 1] - start[sent];
             Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
             env.body_case = CANOPY__ENVELOPE__BODY_SUBMIT;
             env.submit = &s;
@@ -161,22 +184,23 @@ static int send_all(cn_client_t *c, const cn_joblist_t *l, uint64_t *ids, bool *
         }
         Canopy__Envelope *rep = NULL;
         if (rc || (rc = cn_client_recv(c, &rep, -1))) break;
-        for (size_t b = 0; b < sent; b++) {
-            if (reqs[b] != rep->req_id || rep->body_case != CANOPY__ENVELOPE__BODY_SUBMIT_REPLY) continue;
+        for (size_t b = 0; b < sent && rep->body_case == CANOPY__ENVELOPE__BODY_SUBMIT_REPLY; b++) {
+            if (reqs[b] != rep->req_id) continue;
             Canopy__SubmitReply *r = rep->submit_reply;
-            size_t want = CN_MIN(BATCH, l->n - b * BATCH);
+            size_t want = start[b + 1] - start[b];
             if (r->n_id != want) {
                 rc = cn_err(CN_EPROTO, "the coordinator returned %zu ids for %zu jobs", r->n_id, want);
                 break;
             }
-            memcpy(ids + b * BATCH, r->id, want * sizeof *ids);
-            for (size_t k = 0; k < want; k++) existing[b * BATCH + k] = k < r->n_existing && r->existing[k];
+            memcpy(ids + start[b], r->id, want * sizeof *ids);
+            for (size_t k = 0; k < want; k++) existing[start[b] + k] = k < r->n_existing && r->existing[k];
             reqs[b] = 0;
             got++;
         }
         cn_wire_free(rep);
     }
     free(reqs);
+    free(start);
     return rc;
 }
 
