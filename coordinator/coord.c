@@ -27,11 +27,12 @@ typedef struct {
     size_t off, len;
 } out_item_t;
 
-/* Packed messages waiting for the commit. */
+/* Packed replies and events waiting for the commit of their loop turn. */
 typedef struct {
     cn_buf_t data;
     out_item_t *items;
     size_t n, cap;
+    cn_buf_t events; /* packed Event envelopes, each prefixed by its be32 length */
 } outbox_t;
 
 struct cn_coord {
@@ -42,8 +43,8 @@ struct cn_coord {
     cn_workers_t *ws;
     cn_leases_t leases;
     cn_status_t *status;
-    outbox_t out;
-    cn_buf_t events;   /* packed Event envelopes, each prefixed by its be32 length */
+    outbox_t out[2]; /* out[cur]: this turn's; the other waits for the batch in flight */
+    int cur;
     uint64_t rejected; /* well-formed messages a peer may not send */
     uint64_t start_ms, next_sweep;
     bool wrote_endpoints;
@@ -52,7 +53,7 @@ struct cn_coord {
 /* ---- outbox ---- */
 
 static void out_env(cn_coord_t *c, const cn_peer_t *to, uint64_t req_id, Canopy__Envelope *env) {
-    outbox_t *o = &c->out;
+    outbox_t *o = &c->out[c->cur];
     env->req_id = req_id;
     size_t off = o->data.len;
     int rc = cn_wire_pack(env, &o->data);
@@ -81,8 +82,7 @@ static void out_error(cn_coord_t *c, const cn_peer_t *to, uint64_t req_id, int c
     out_env(c, to, req_id, &env);
 }
 
-static void out_flush(cn_coord_t *c) {
-    outbox_t *o = &c->out;
+static void out_flush(cn_coord_t *c, outbox_t *o) {
     for (size_t i = 0; i < o->n; i++) {
         out_item_t *it = &o->items[i];
         int rc = cn_sock_send_raw(c->router, &it->peer, o->data.data + it->off, it->len, false);
@@ -96,27 +96,28 @@ static void out_flush(cn_coord_t *c) {
     o->n = 0;
     cn_buf_reset(&o->data);
     if (o->data.cap > (16u << 20)) cn_buf_free(&o->data);
-    const uint8_t *p = c->events.data, *end = p + c->events.len;
+    const uint8_t *p = o->events.data, *end = p + o->events.len;
     while (p < end) {
         uint32_t n = cn_get_be32(p);
         cn_sock_send_raw(c->pub, NULL, p + 4, n, false);
         p += 4 + n;
     }
-    cn_buf_reset(&c->events);
-    if (c->events.cap > (16u << 20)) cn_buf_free(&c->events);
+    cn_buf_reset(&o->events);
+    if (o->events.cap > (16u << 20)) cn_buf_free(&o->events);
 }
 
 static void publish(cn_coord_t *c, Canopy__Event *ev) {
     Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
     env.body_case = CANOPY__ENVELOPE__BODY_EVENT;
     env.event = ev;
-    size_t at = c->events.len;
-    cn_buf_put_be32(&c->events, 0);
-    if (cn_wire_pack(&env, &c->events) != 0) {
-        c->events.len = at;
+    cn_buf_t *b = &c->out[c->cur].events;
+    size_t at = b->len;
+    cn_buf_put_be32(b, 0);
+    if (cn_wire_pack(&env, b) != 0) {
+        b->len = at;
         return;
     }
-    cn_put_be32(c->events.data + at, (uint32_t)(c->events.len - at - 4));
+    cn_put_be32(b->data + at, (uint32_t)(b->len - at - 4));
 }
 
 static void on_job_event(void *arg, const cn_qjob_t *j) {
@@ -404,7 +405,7 @@ fail:
 }
 
 static int poll_timeout(cn_coord_t *c, uint64_t now) {
-    if (cn_queue_has_staged(c->q) || c->out.n) return 0;
+    if (cn_queue_has_staged(c->q) || c->out[c->cur].n) return 0;
     uint64_t next = c->next_sweep;
     uint64_t t = cn_queue_tick(c->q, now);
     if (t < next) next = t;
@@ -412,7 +413,23 @@ static int poll_timeout(cn_coord_t *c, uint64_t now) {
     return (int)CN_MIN(next - now, (uint64_t)250);
 }
 
-/* One wake-up: messages, timers, dispatch, commit, sends. */
+/* Waits for the batch in flight, then sends what waited for it. */
+static int finish_flight(cn_coord_t *c) {
+    if (!cn_queue_flying(c->q)) return 0;
+    int rc = cn_queue_commit_wait(c->q);
+    if (rc) {
+        CN_ERROR(
+            "cannot write the job store (%s): stopping so that nothing is acknowledged that is not durable",
+            cn_err_detail());
+        return rc;
+    }
+    out_flush(c, &c->out[c->cur ^ 1]);
+    return 0;
+}
+
+/* One wake-up: messages, timers, dispatch, then the group commit. The commit of
+   turn N is written by the queue's writer thread while turn N+1 is handled;
+   turn N's replies, leases and events are sent once it is durable. */
 static int turn(cn_coord_t *c) {
     for (int n = 0; n < MAX_PER_TURN; n++) {
         cn_peer_t from;
@@ -433,28 +450,35 @@ static int turn(cn_coord_t *c) {
         c->next_sweep = now + SWEEP_MS;
     }
     cn_leases_dispatch(&c->leases, now, send_leases, c);
-    int rc = cn_queue_commit(c->q);
-    if (rc) {
-        CN_ERROR(
-            "cannot write the job store (%s): stopping so that nothing is acknowledged that is not durable",
-            cn_err_detail());
-        return rc;
+    int rc = finish_flight(c);
+    if (rc) return rc;
+    if (cn_queue_has_staged(c->q)) {
+        cn_queue_commit_start(c->q);
+        c->cur ^= 1; /* this turn's outbox now waits for its batch */
+    } else {
+        out_flush(c, &c->out[c->cur]);
     }
-    out_flush(c);
     cn_status_tick(c->status, now, cn_queue_succeeded_total(c->q));
     return 0;
 }
 
 int cn_coord_run(cn_coord_t *c, volatile sig_atomic_t *stop) {
-    while (!*stop) {
-        uint64_t now = cn_wall_ms();
-        int timeout = poll_timeout(c, now);
-        bool ready;
-        int rc = cn_poll(&c->router, &ready, 1, timeout);
-        if (rc < 0 && *stop) break;
+    int rc = 0;
+    while (!*stop && rc == 0) {
+        bool ready = false;
+        if (cn_queue_flying(c->q)) {
+            /* Handle what has arrived meanwhile; with nothing to do, finish the write. */
+            if (cn_poll(&c->router, &ready, 1, 0) <= 0) {
+                rc = finish_flight(c);
+                continue;
+            }
+        } else if (cn_poll(&c->router, &ready, 1, poll_timeout(c, cn_wall_ms())) < 0 && *stop) {
+            break;
+        }
         rc = turn(c);
-        if (rc) return rc;
     }
+    if (rc == 0) rc = finish_flight(c);
+    if (rc) return rc;
     CN_INFO("stopping: %zu active jobs are kept in the store", cn_queue_active(c->q));
     return 0;
 }
@@ -462,17 +486,19 @@ int cn_coord_run(cn_coord_t *c, volatile sig_atomic_t *stop) {
 void cn_coord_destroy(cn_coord_t **self_p) {
     if (!self_p || !*self_p) return;
     cn_coord_t *c = *self_p;
-    if (c->q) cn_queue_commit(c->q);
-    if (c->router) out_flush(c);
+    if (c->q && cn_queue_commit_wait(c->q) == 0 && c->router) out_flush(c, &c->out[c->cur ^ 1]);
+    if (c->q && cn_queue_commit(c->q) == 0 && c->router) out_flush(c, &c->out[c->cur]);
     cn_sock_destroy(&c->router);
     cn_sock_destroy(&c->pub);
     if (c->wrote_endpoints) unlink(c->endpoints_file);
     cn_queue_close(&c->q);
     cn_workers_destroy(&c->ws);
     cn_status_destroy(&c->status);
-    cn_buf_free(&c->out.data);
-    free(c->out.items);
-    cn_buf_free(&c->events);
+    for (int i = 0; i < 2; i++) {
+        cn_buf_free(&c->out[i].data);
+        free(c->out[i].items);
+        cn_buf_free(&c->out[i].events);
+    }
     free(c->data_dir);
     free(c->endpoint);
     free(c->pub_ep);

@@ -50,10 +50,10 @@ void cn_q_job_free(cn_qjob_t *j) {
     free(j);
 }
 
-static void put_meta(cn_queue_t *q, const char *name, uint64_t v) {
+void cn_q_put_meta(cn_queue_t *q, const char *name, uint64_t v) {
     uint8_t b[8];
     cn_put_be64(b, v);
-    cn_rocks_batch_put(q->batch, q->db, CF_META, name, strlen(name), b, 8);
+    cn_rocks_batch_put(q->stage.batch, q->db, CF_META, name, strlen(name), b, 8);
 }
 
 static uint64_t get_meta(cn_queue_t *q, const char *name) {
@@ -151,7 +151,9 @@ int cn_queue_open(const char *dir, const cn_queue_opts_t *opts, uint64_t now_ms,
     cn_rocks_opts_t ro = {.create = true};
     int rc = cn_rocks_open(dir, cf_names, CF_COUNT_, &ro, &q->db);
     if (rc) goto fail_open;
-    q->batch = cn_rocks_batch_new();
+    q->stage.batch = cn_rocks_batch_new();
+    q->fly.batch = cn_rocks_batch_new();
+    cn_q_writer_start(q);
     q->next_id = get_meta(q, "next_job_id");
     q->lease_seq = get_meta(q, "lease_seq");
     q->next_key_id = get_meta(q, "next_key_id");
@@ -171,44 +173,11 @@ fail_open:
     return rc;
 }
 
-static void pend_clear(cn_u64map_t *m) {
-    size_t pos = 0;
-    uint64_t k;
-    void *v;
-    while (cn_u64map_next(m, &pos, &k, &v)) {
-        for (cn_qpend_t *p = v, *n; p; p = n) {
-            n = p->next;
-            free(p->s);
-            free(p);
-        }
-    }
-    cn_u64map_free(m);
-}
-
-static uint64_t str_hash(const char *s) {
-    uint64_t h = cn_hash64(s, strlen(s));
-    return h ? h : 1;
-}
-
-static uint64_t pend_get(const cn_u64map_t *m, const char *s) {
-    for (cn_qpend_t *p = cn_u64map_get(m, str_hash(s)); p; p = p->next)
-        if (strcmp(p->s, s) == 0) return p->id;
-    return 0;
-}
-
-static void pend_put(cn_u64map_t *m, const char *s, uint64_t id) {
-    uint64_t h = str_hash(s);
-    cn_qpend_t *p = cn_xmalloc(sizeof *p);
-    p->s = cn_xstrdup(s);
-    p->id = id;
-    p->next = cn_u64map_get(m, h);
-    cn_u64map_put(m, h, p);
-}
-
 void cn_queue_close(cn_queue_t **self_p) {
     if (!self_p || !*self_p) return;
     cn_queue_t *q = *self_p;
-    if (q->batch) cn_queue_commit(q);
+    if (q->stage.batch) cn_queue_commit(q);
+    cn_q_writer_stop(q);
     size_t pos = 0;
     uint64_t k;
     void *v;
@@ -222,12 +191,10 @@ void cn_queue_close(cn_queue_t **self_p) {
         cn_heap_free(&q->kinds[i].ready);
     }
     cn_heap_free(&q->timer);
-    free(q->done);
+    cn_q_gen_free(&q->stage);
+    cn_q_gen_free(&q->fly);
     free(q->sorted);
-    pend_clear(&q->pend_dedup);
-    pend_clear(&q->pend_keys);
     cn_buf_free(&q->scratch);
-    cn_rocks_batch_destroy(&q->batch);
     cn_rocks_close(&q->db);
     free(q);
     *self_p = NULL;
@@ -254,7 +221,7 @@ int cn_queue_check(const cn_queue_t *q, const Canopy__JobSpec *s) {
 }
 
 static int find_dedup(cn_queue_t *q, const char *key, uint64_t *id) {
-    *id = pend_get(&q->pend_dedup, key);
+    *id = cn_q_pend_get(q, 0, key);
     if (*id) return 0;
     cn_buf_t v = {0};
     int rc = cn_rocks_get(q->db, CF_DEDUP, key, strlen(key), &v);
@@ -297,10 +264,10 @@ int cn_queue_submit(cn_queue_t *q, Canopy__JobSpec **specp, uint64_t now, uint64
     rec->submitted_ms = now;
     rec->key_id = key_id;
     if (dedup) {
-        pend_put(&q->pend_dedup, spec->dedup_key, rec->id);
+        cn_q_pend_put(&q->stage.pend_dedup, spec->dedup_key, rec->id);
         uint8_t b[8];
         cn_put_be64(b, rec->id);
-        cn_rocks_batch_put(q->batch, q->db, CF_DEDUP, spec->dedup_key, strlen(spec->dedup_key), b, 8);
+        cn_rocks_batch_put(q->stage.batch, q->db, CF_DEDUP, spec->dedup_key, strlen(spec->dedup_key), b, 8);
     }
     cn_qjob_t *j = cn_q_job_new(q, rec);
     q->kinds[j->kind].count[CANOPY__JOB_STATE__QUEUED]++;
@@ -312,7 +279,7 @@ int cn_queue_submit(cn_queue_t *q, Canopy__JobSpec **specp, uint64_t now, uint64
 }
 
 int cn_queue_key(cn_queue_t *q, const char *key, bool create, uint64_t *id) {
-    *id = pend_get(&q->pend_keys, key);
+    *id = cn_q_pend_get(q, 1, key);
     if (*id) return 0;
     cn_buf_t v = {0};
     int rc = cn_rocks_get(q->db, CF_KEYS, key, strlen(key), &v);
@@ -323,11 +290,11 @@ int cn_queue_key(cn_queue_t *q, const char *key, bool create, uint64_t *id) {
     if (strlen(key) > MAX_SERIAL_LEN) return cn_err(CN_EINVAL, "key is longer than %d bytes", MAX_SERIAL_LEN);
     *id = q->next_key_id++;
     q->meta_dirty = true;
-    pend_put(&q->pend_keys, key, *id);
+    cn_q_pend_put(&q->stage.pend_keys, key, *id);
     uint8_t b[8];
     cn_put_be64(b, *id);
-    cn_rocks_batch_put(q->batch, q->db, CF_KEYS, key, strlen(key), b, 8);
-    cn_rocks_batch_put(q->batch, q->db, CF_KEYIDS, b, 8, key, strlen(key));
+    cn_rocks_batch_put(q->stage.batch, q->db, CF_KEYS, key, strlen(key), b, 8);
+    cn_rocks_batch_put(q->stage.batch, q->db, CF_KEYIDS, b, 8, key, strlen(key));
     return 0;
 }
 
@@ -344,65 +311,6 @@ int cn_queue_lookup(cn_queue_t *q, uint64_t id, Canopy__Job **out, bool *owned) 
     }
     *owned = true;
     return cn_q_load(q, id, out);
-}
-
-static int cmp_job_id(const void *a, const void *b) {
-    uint64_t x = (*(cn_qjob_t *const *)a)->id, y = (*(cn_qjob_t *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
-bool cn_queue_has_staged(const cn_queue_t *q) {
-    return q->dirty || q->meta_dirty || q->ndone || cn_rocks_batch_count(q->batch) > 0;
-}
-
-int cn_queue_commit(cn_queue_t *q) {
-    if (!cn_queue_has_staged(q)) return 0;
-    /* Ascending keys: RocksDB's memtable inserts sequential keys much faster. */
-    size_t nd = 0;
-    for (cn_qjob_t *j = q->dirty; j; j = j->next_dirty) nd++;
-    if (nd > q->capsorted) {
-        q->capsorted = nd * 2;
-        q->sorted = cn_xrealloc(q->sorted, q->capsorted * sizeof *q->sorted);
-    }
-    nd = 0;
-    for (cn_qjob_t *j = q->dirty; j; j = j->next_dirty) q->sorted[nd++] = j;
-    qsort(q->sorted, nd, sizeof *q->sorted, cmp_job_id);
-    for (size_t i = 0; i < nd; i++) {
-        cn_qjob_t *j = q->sorted[i];
-        j->next_dirty = NULL;
-        j->dirty = false;
-        uint8_t k[8];
-        cn_put_be64(k, j->id);
-        cn_buf_reset(&q->scratch);
-        cn_rec_pack(&j->rec->base, &q->scratch);
-        cn_rocks_batch_put(q->batch, q->db, CF_JOBS, k, 8, q->scratch.data, q->scratch.len);
-    }
-    q->dirty = NULL;
-    if (q->meta_dirty) {
-        put_meta(q, "next_job_id", q->next_id);
-        put_meta(q, "lease_seq", q->lease_seq);
-        put_meta(q, "next_key_id", q->next_key_id);
-        q->meta_dirty = false;
-    }
-    int rc = cn_rocks_write(q->db, q->batch, true);
-    cn_rocks_batch_clear(q->batch);
-    /* Finished jobs leave RAM once they are durable (a retry may have revived one). */
-    for (size_t i = 0; i < q->ndone; i++) {
-        cn_qjob_t *j = q->done[i];
-        j->in_done = false;
-        if (j->place != CN_QP_DONE) continue;
-        cn_u64map_del(&q->jobs, j->id);
-        cn_q_job_free(j);
-    }
-    q->ndone = 0;
-    if (q->capdone > 4096) {
-        free(q->done);
-        q->done = NULL;
-        q->capdone = 0;
-    }
-    pend_clear(&q->pend_dedup);
-    pend_clear(&q->pend_keys);
-    return rc;
 }
 
 static Canopy__Job *copy_job(const Canopy__Job *rec, cn_buf_t *tmp) {

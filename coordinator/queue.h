@@ -1,8 +1,9 @@
 /* queue.h: the coordinator's durable job store (RocksDB through storage/rocks.h)
    and its in-memory scheduling state. Only jobs that are not finished live in
    RAM; finished ones are read back from the store. Every change is staged and
-   written by cn_queue_commit in one synced batch (the loop's group commit).
-   Used only by the coordinator loop thread (and unit tests). */
+   written by cn_queue_commit in one synced batch (the loop's group commit) by a
+   writer thread of its own. Called only by the coordinator loop thread (and
+   unit tests). */
 #ifndef CN_QUEUE_H
 #define CN_QUEUE_H
 
@@ -108,8 +109,14 @@ int cn_queue_retry(cn_queue_t *q, uint64_t id, uint64_t now);
 /* Moves jobs whose backoff has passed to the ready heaps; returns the next
    backoff deadline (UINT64_MAX if none). */
 uint64_t cn_queue_tick(cn_queue_t *q, uint64_t now);
-/* Writes everything staged in one synced batch. Returns 0 or CN_EIO. */
+/* Writes everything staged in one synced batch and waits. Returns 0 or CN_EIO. */
 int cn_queue_commit(cn_queue_t *q);
+/* The pipelined form: start hands what is staged to the writer thread (after
+   waiting for the previous batch) and returns; wait blocks until that batch is
+   durable (0, or the write's error). flying: a batch is being written. */
+void cn_queue_commit_start(cn_queue_t *q);
+int cn_queue_commit_wait(cn_queue_t *q);
+bool cn_queue_flying(const cn_queue_t *q);
 bool cn_queue_has_staged(const cn_queue_t *q);
 
 /* Iterates leased/running jobs (for re-adoption and the timeout backstop). */

@@ -8,6 +8,8 @@
 #include "qutil.h"
 #include "rocks.h"
 
+#include <pthread.h>
+
 #define CN_QMAX_KINDS 256
 #define CN_QNSTATES 8
 #define CN_QMAX_HISTORY 32
@@ -33,9 +35,32 @@ typedef struct cn_qpend {
     struct cn_qpend *next;
 } cn_qpend_t;
 
+/* What one commit writes and what waits for it: the batch, the jobs finished in
+   it (freed once it is durable) and the dedup/serial keys it adds. */
+typedef struct {
+    cn_rocks_batch_t *batch;
+    cn_qjob_t **done;
+    size_t ndone, capdone;
+    cn_u64map_t pend_dedup, pend_keys; /* hash -> cn_qpend_t chain */
+} cn_qgen_t;
+
+/* The writer thread: writes one generation's batch (synced) while the loop
+   stages the next. Only the batch and the database are shared with it. */
+typedef struct {
+    pthread_t th;
+    pthread_mutex_t mu;
+    pthread_cond_t cv;
+    bool started, quit, busy;
+    int rc;
+    char err[256];
+} cn_qwriter_t;
+
 struct cn_queue {
     cn_rocks_t *db;
-    cn_rocks_batch_t *batch;
+    cn_qgen_t stage; /* this loop turn */
+    cn_qgen_t fly;   /* being written by the writer thread */
+    bool flying;
+    cn_qwriter_t w;
     cn_queue_opts_t o;
     cn_u64map_t jobs; /* id -> cn_qjob_t*, active jobs */
     cn_u64map_t keys; /* key id -> cn_qkey_t* */
@@ -45,9 +70,6 @@ struct cn_queue {
     cn_qjob_t *dirty;
     cn_qjob_t **sorted; /* commit: dirty jobs by id */
     size_t capsorted;
-    cn_qjob_t **done;
-    size_t ndone, capdone;
-    cn_u64map_t pend_dedup, pend_keys; /* hash -> cn_qpend_t chain */
     uint64_t next_id, lease_seq, next_key_id;
     bool meta_dirty;
     uint64_t submitted_total, succeeded_total;
@@ -70,7 +92,15 @@ void cn_q_key_hold(cn_queue_t *q, cn_qjob_t *j);
 void cn_q_set_str(char **field, const char *s);
 uint32_t cn_q_max_attempts(const cn_queue_t *q, const cn_qjob_t *j);
 
+/* commit.c */
+uint64_t cn_q_pend_get(const cn_queue_t *q, int which, const char *s); /* 0 dedup, 1 keys */
+void cn_q_pend_put(cn_u64map_t *m, const char *s, uint64_t id);
+void cn_q_gen_free(cn_qgen_t *g);
+void cn_q_writer_start(cn_queue_t *q);
+void cn_q_writer_stop(cn_queue_t *q);
+
 /* queue.c */
+void cn_q_put_meta(cn_queue_t *q, const char *name, uint64_t v);
 int cn_q_kind_index(cn_queue_t *q, const char *name, bool create);
 cn_qjob_t *cn_q_job_new(cn_queue_t *q, Canopy__Job *rec);
 void cn_q_job_free(cn_qjob_t *j);

@@ -153,11 +153,11 @@ static const char *state_word(Canopy__JobState s) {
 
 static void push_done(cn_queue_t *q, cn_qjob_t *j) {
     if (j->in_done) return;
-    if (q->ndone == q->capdone) {
-        q->capdone = q->capdone ? q->capdone * 2 : 64;
-        q->done = cn_xrealloc(q->done, q->capdone * sizeof *q->done);
+    if (q->stage.ndone == q->stage.capdone) {
+        q->stage.capdone = q->stage.capdone ? q->stage.capdone * 2 : 64;
+        q->stage.done = cn_xrealloc(q->stage.done, q->stage.capdone * sizeof *q->stage.done);
     }
-    q->done[q->ndone++] = j;
+    q->stage.done[q->stage.ndone++] = j;
     j->in_done = true;
 }
 

@@ -316,6 +316,11 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
     double cpu = cpu_secs(coord);
     printf("canopy: coordinator CPU %.2f s = %.1f us per job (%.0f jobs/s per core of coordinator time)\n",
            cpu, cpu * 1e6 / (double)jobs, (double)jobs / cpu);
+    if (!fake) {
+        double wcpu = 0;
+        for (int i = 1; i < nchildren; i++) wcpu += cpu_secs(children[i]);
+        printf("canopy: workers CPU %.2f s = %.1f us per job\n", wcpu, wcpu * 1e6 / (double)jobs);
+    }
     printf("canopy: coordinator peak RSS (VmHWM) %.1f MiB\n", (double)vm_hwm_kib(coord) / 1024.0);
     fflush(stdout);
     for (int i = 0; i < workers && fake; i++) fakes[i].stop = 1;
