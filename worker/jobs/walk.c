@@ -9,6 +9,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/openat2.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -33,6 +34,10 @@ typedef struct cn_walk_thread {
     struct cn_walk *w;
     pthread_t tid;
     arena_t arena;
+    /* the directory this thread read last, kept open: its children (and, in a
+       deep chain, their children) open relative to it in O(1) */
+    uint32_t cache_idx;
+    int cache_fd;
 } walk_thread_t;
 
 struct cn_walk {
@@ -108,21 +113,45 @@ static void entry_path(cn_walk_t *w, uint32_t i, cn_buf_t *out) {
     out->len = total;
 }
 
+/* openat that follows no symlink in any component (a directory swapped for a
+   symlink during the walk is refused with ELOOP), with plain openat where the
+   kernel has no openat2 (then only the last component is protected). */
+static int open_nofollow(int base, const char *rel) {
+    static atomic_int no_openat2;
+    if (!atomic_load(&no_openat2)) {
+        struct open_how how = {.flags = O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC,
+                               .resolve = RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS};
+        long fd = syscall(SYS_openat2, base, rel, &how, sizeof how);
+        if (fd >= 0 || (errno != ENOSYS && errno != EPERM)) return (int)fd;
+        atomic_store(&no_openat2, 1);
+    }
+    return openat(base, rel, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+}
+
 /* Opens directory entry i without following symlinks, at any depth. */
-static int open_dir(cn_walk_t *w, uint32_t i, cn_buf_t *path) {
+static int open_dir(walk_thread_t *t, uint32_t i, cn_buf_t *path) {
+    cn_walk_t *w = t->w;
     if (i == 0) return openat(w->rootfd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    /* find the highest ancestor whose path from it to i stays under the limit */
+    /* find the highest ancestor whose path from it to i stays under the limit,
+       or stop early at the directory this thread still holds open */
     size_t len = 0;
     uint32_t a = i;
+    bool cached = false;
     while (a != 0) {
         const cn_walk_entry_t *e = cn_walk_entry(w, a);
         if (len + e->name_len + 1 > OPEN_LIMIT && len > 0) break;
         len += e->name_len + 1u;
         a = e->parent;
+        if (t->cache_fd >= 0 && a == t->cache_idx) {
+            cached = true;
+            break;
+        }
     }
     int base = w->rootfd, own = -1;
-    if (a != 0) {
-        own = open_dir(w, a, path);
+    if (cached) {
+        base = t->cache_fd;
+    } else if (a != 0) {
+        own = open_dir(t, a, path);
         if (own < 0) return -1;
         base = own;
     }
@@ -138,7 +167,7 @@ static int open_dir(cn_walk_t *w, uint32_t i, cn_buf_t *path) {
     }
     path->data[total] = 0;
     path->len = total;
-    int fd = openat(base, (const char *)path->data, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    int fd = open_nofollow(base, (const char *)path->data);
     int saved = errno;
     if (own >= 0) close(own);
     errno = saved;
@@ -207,7 +236,7 @@ static void read_one(walk_thread_t *t, int fd, uint32_t dir, const char *name, s
 /* Reads directory dir; returns false when it could not be read at all. */
 static void read_dir(walk_thread_t *t, uint32_t dir, batch_t *b, cn_buf_t *tmp) {
     cn_walk_t *w = t->w;
-    int fd = open_dir(w, dir, tmp);
+    int fd = open_dir(t, dir, tmp);
     if (fd < 0) {
         int e = errno;
         entry_path(w, dir, tmp);
@@ -233,7 +262,9 @@ static void read_dir(walk_thread_t *t, uint32_t dir, batch_t *b, cn_buf_t *tmp) 
         }
         if (atomic_load(&w->stop)) break;
     }
-    close(fd);
+    if (t->cache_fd >= 0) close(t->cache_fd);
+    t->cache_fd = fd;
+    t->cache_idx = dir;
 }
 
 /* Publishes a directory's entries and queues its subdirectories. */
@@ -286,6 +317,8 @@ static void *walk_main(void *arg) {
     free(b.v);
     free(b.descend);
     cn_buf_free(&tmp);
+    if (t->cache_fd >= 0) close(t->cache_fd);
+    t->cache_fd = -1;
     return NULL;
 }
 
@@ -334,6 +367,7 @@ int cn_walk_start(const char *root, const cn_walk_opts_t *opts, cn_walk_t **out)
     w->nthreads = w->running = w->o.threads;
     for (int i = 0; i < w->nthreads; i++) {
         w->th[i].w = w;
+        w->th[i].cache_fd = -1;
         if (pthread_create(&w->th[i].tid, NULL, walk_main, &w->th[i]) != 0) abort();
     }
     *out = w;
