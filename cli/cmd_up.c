@@ -130,7 +130,10 @@ static int wait_ready(cn_cluster_t *cl, cn_cli_t *g, uint64_t wait_ms) {
     q.timeout_ms = 500;
     int rc = CN_ETIMEOUT;
     while (cn_mono_ms() < deadline) {
-        cn_sup_reap(cl, false);
+        /* A worker that exits now is restarted by the supervising loop later. */
+        cn_sup_reap(cl, true);
+        int exited = 0;
+        for (int i = 0; i < cl->n_workers; i++) exited += cl->workers[i].pid == 0;
         if (!cl->coord.pid) {
             char *tail = cn_sup_log_tail(cl->coord.log, 5);
             rc = cn_err(CN_EIO, "the coordinator exited at start; %s says:\n%s", cl->coord.log, tail);
@@ -147,7 +150,7 @@ static int wait_ready(cn_cluster_t *cl, cn_cli_t *g, uint64_t wait_ms) {
             cn_wire_free(rep);
             cn_client_close(&c);
             rc = 0;
-            if (alive >= cl->n_workers) return 0;
+            if (alive + exited >= cl->n_workers) return 0;
         }
         cn_client_close(&c);
         cn_sleep_ms(100);
@@ -180,9 +183,13 @@ static void summary(const cn_cluster_t *cl, const cn_cli_t *g, cn_buf_t *b) {
     cn_buf_printf(b, "canopy cluster up\n  data         %s\n  coordinator  %s  pid %d  log %s\n", cl->data,
                   cl->endpoint, (int)cl->coord.pid, cl->coord.log);
     if (cl->events) cn_buf_printf(b, "  events       %s\n", cl->events);
-    for (int i = 0; i < cl->n_workers; i++)
-        cn_buf_printf(b, "  worker %-5s pid %d  log %s\n", cl->workers[i].name, (int)cl->workers[i].pid,
-                      cl->workers[i].log);
+    for (int i = 0; i < cl->n_workers; i++) {
+        const cn_child_t *w = &cl->workers[i];
+        if (w->pid)
+            cn_buf_printf(b, "  worker %-5s pid %d  log %s\n", w->name, (int)w->pid, w->log);
+        else
+            cn_buf_printf(b, "  worker %-5s EXITED at start, restarting (see %s)\n", w->name, w->log);
+    }
     cn_buf_printf(b, "  supervisor   pid %d (%s/up.pid)\n  stop with    canopy --data %s down\n",
                   (int)getpid(), cl->data, cl->data);
 }

@@ -3,7 +3,8 @@
 # writes up.pid, refuses a second cluster on the same data directory, restarts a
 # worker killed with SIGKILL under the same name, and on SIGINT stops workers and
 # coordinator and exits 0. If the supervisor itself is killed, the cluster stops
-# with it. `canopy coordinator` / `canopy worker` exec the daemons.
+# with it. A worker that cannot start is restarted with a doubling backoff.
+# `canopy coordinator` / `canopy worker` exec the daemons.
 source "$(dirname "$0")/cluster_lib.sh"
 
 out=$(cn coordinator --help) && grep -q "canopy-coordinator" <<<"$out" || fail "canopy coordinator --help"
@@ -59,5 +60,28 @@ grep -q "no cluster is up" "$T/err.txt" || fail "unclear error: $(cat "$T/err.tx
 # And a new cluster starts on the same directory, with the jobs of the first.
 up 1 1
 [ "$(cn --json job "$id" | jq -r .state)" = succeeded ] || fail "job $id lost across cluster restarts"
+cn down >/dev/null || fail "down"
+
+# A worker that cannot start (another process holds its shard) is restarted with
+# a backoff that doubles (100, 200, 400 ms ...) until it can.
+"$CN_BIN/canopy-worker" --data "$D" --name w1 --coordinator "ipc://$T/nothing.sock" >"$T/holder.log" 2>&1 &
+holder=$!
+for i in $(seq 1 50); do [ -e "$D/shards/w1/LOCK" ] && break; sleep 0.1; done
+up 2 1
+grep -q "w1 .*EXITED at start" "$T/up.out" || fail "up does not say w1 exited: $(cat "$T/up.out")"
+deadline=$(( $(date +%s) + 15 ))
+until grep -q "restarting in 400 ms" "$D/logs/up.log"; do
+  [ "$(date +%s)" -ge "$deadline" ] && fail "no doubling backoff: $(cat "$D/logs/up.log")"
+  sleep 0.2
+done
+grep -q "w1 (pid [0-9]*) exited with status [1-9][0-9]* after [0-9]* ms; restarting in 200 ms" "$D/logs/up.log" \
+  || fail "backoff did not go 100, 200, 400 ms: $(cat "$D/logs/up.log")"
+kill "$holder"
+wait "$holder" || true
+deadline=$(( $(date +%s) + 20 ))
+until [ "$(cn --json status | jq '[.workers[] | select(.alive)] | length')" -eq 2 ]; do
+  [ "$(date +%s)" -ge "$deadline" ] && fail "w1 did not join once its shard was free"
+  sleep 0.2
+done
 cn down >/dev/null || fail "down"
 log "PASS"
