@@ -1,0 +1,33 @@
+#!/bin/bash
+# merge.sh: the merge against its floor, in the same run: writes SHARDS shards
+# of about 4*JOBS*COMMITS records each (download-like records, overlapping
+# projects; bench_merge gen), reads them all sequentially (the floor), merges
+# them into a fresh merged store and prints both rates and the ratio.
+# Goals: >= 1,000,000 records/s and merge time <= 2x the sequential read.
+# Usage: CN_BIN=build-dir [SHARDS=4 JOBS=100 COMMITS=5000 WORK=dir] merge.sh
+# (WORK keeps the generated shards for the next run.)
+set -euo pipefail
+BIN=${CN_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build}
+SHARDS=${SHARDS:-4}
+JOBS=${JOBS:-100}
+COMMITS=${COMMITS:-5000}
+BENCH=$BIN/tests/bench_merge
+[ -x "$BENCH" ] || BENCH=$BIN/bench_merge
+[ -x "$BENCH" ] || { echo "merge.sh: no bench_merge under $BIN (set CN_BIN to a build dir)" >&2; exit 1; }
+if [ -n "${WORK:-}" ]; then
+    mkdir -p "$WORK"
+else
+    WORK=$(mktemp -d)
+    trap 'rm -rf "$WORK"' EXIT
+fi
+key="$SHARDS-$JOBS-$COMMITS"
+if [ "$(cat "$WORK/shards.key" 2>/dev/null)" != "$key" ]; then
+    rm -rf "$WORK/shards"
+    for k in $(seq 0 $((SHARDS - 1))); do
+        echo "merge.sh: writing shard w$k ($JOBS jobs of $COMMITS commits, ~$((4 * JOBS * COMMITS)) records)"
+        "$BENCH" gen "$WORK/shards/w$k" "$k" "$JOBS" "$COMMITS" 2>/dev/null
+    done
+    echo "$key" >"$WORK/shards.key"
+fi
+rm -rf "$WORK/data"
+"$BENCH" run "$WORK/data" "$WORK"/shards/w* 2>/dev/null
