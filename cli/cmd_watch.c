@@ -96,6 +96,7 @@ int cn_cmd_watch(cn_cli_t *g, int argc, char **argv) {
     bool tty = isatty(1) && !g->json;
     if (!o.interval) o.interval = tty ? 500 : 2000;
     cn_client_t *c;
+    if (!o.once && g->timeout_ms > 3000) g->timeout_ms = 3000; /* stay live */
     if ((rc = cn_client_open(g, &c))) return cn_fail(rc);
     if (o.once) {
         rc = frame(g, c, false);
@@ -113,8 +114,13 @@ int cn_cmd_watch(cn_cli_t *g, int argc, char **argv) {
         uint64_t now = cn_mono_ms();
         if (o.for_ms && now - start >= o.for_ms) break;
         if (now >= next) {
-            rc = frame(g, c, tty);
-            next = now + o.interval;
+            /* A coordinator that restarts is waited for, not given up on. */
+            int frc = frame(g, c, tty);
+            if (frc == CN_ETIMEOUT || frc == CN_EUNREACHABLE)
+                fprintf(stderr, "canopy: %s; still trying\n", cn_err_detail());
+            else
+                rc = frc;
+            next = cn_mono_ms() + o.interval;
             continue;
         }
         Canopy__Envelope *ev = NULL;
