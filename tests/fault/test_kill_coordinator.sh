@@ -2,14 +2,22 @@
 # test_kill_coordinator: the coordinator is killed with SIGKILL twice while jobs
 # are queued and leased; the `canopy up` supervisor restarts it. Proves that it
 # rebuilds its state from its store: every job completes, none is lost, none has
-# two accepted results.
+# two accepted results, and a `submit --wait` in progress sees them all through.
 source "$(dirname "$0")/../integration/cluster_lib.sh"
 
 up 2 4
 sleep_jobs 800 20 100 "$T/jobs.txt"
 # A job cut by several kills uses an attempt each time (PROTOCOL.md): give it room.
-cn submit sleep --from "$T/jobs.txt" --max-attempts 10 >"$T/ids.txt" || fail "submit"
-[ "$(wc -l <"$T/ids.txt")" -eq 800 ] || fail "submit printed $(wc -l <"$T/ids.txt") ids"
+# The submitting CLI waits for the jobs across both coordinator restarts.
+CANOPY_TIMEOUT_MS=2000 "$CANOPY" --data "$D" submit sleep --from "$T/jobs.txt" --max-attempts 10 --wait \
+  >"$T/ids.txt" 2>"$T/wait.err" &
+waiter=$!
+deadline=$(( $(date +%s) + 30 ))
+until [ "$(wc -l <"$T/ids.txt")" -eq 800 ]; do
+  gone "$waiter" && { cat "$T/wait.err" >&2; fail "submit --wait ended early"; }
+  [ "$(date +%s)" -ge "$deadline" ] && fail "submit printed $(wc -l <"$T/ids.txt") ids, not 800"
+  sleep 0.1
+done
 
 coord_pid() { jq .pid "$D/coordinator.endpoints" 2>/dev/null || echo 0; }
 
@@ -40,5 +48,8 @@ done
 
 wait_final 100
 check_all_succeeded_once 800
+rc=0
+wait "$waiter" || rc=$?
+[ "$rc" -eq 0 ] || { cat "$T/wait.err" >&2; fail "submit --wait exited $rc across coordinator restarts"; }
 grep -q "coordinator restarted" "$D/logs/up.log" || fail "the supervisor did not log the restart"
 log "PASS"
