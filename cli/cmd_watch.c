@@ -54,8 +54,26 @@ static int frame(const cn_cli_t *g, cn_client_t *c, bool tty) {
     cn_buf_t b = {0};
     if (g->json) {
         cn_status_json(&b, rep->status_reply);
+    } else if (tty) {
+        /* Redraw in place without flicker: home, overwrite each line, clear the
+           rest of it and, at the end, the rest of the screen. */
+        cn_buf_t t = {0};
+        cn_status_text(&t, rep->status_reply, tty);
+        static bool cleared;
+        cn_buf_printf(&b, cleared ? "\033[H" : "\033[H\033[2J");
+        cleared = true;
+        for (size_t i = 0; i < t.len; i++) {
+            if (t.data[i] == '\n') cn_buf_printf(&b, "\033[K");
+            cn_buf_putc(&b, t.data[i]);
+        }
+        cn_buf_printf(&b, "\033[J");
+        cn_buf_free(&t);
+        fwrite(b.data, 1, b.len, stdout);
+        fflush(stdout);
+        cn_buf_free(&b);
+        cn_wire_free(rep);
+        return 0;
     } else {
-        if (tty) cn_buf_printf(&b, "\033[H\033[2J");
         cn_status_text(&b, rep->status_reply, tty);
         while (b.len && b.data[b.len - 1] == '\n') b.len--;
     }
