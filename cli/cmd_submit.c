@@ -266,6 +266,8 @@ static int wait_and_report(const cn_cli_t *g, cn_client_t *c, const uint64_t *al
     return status;
 }
 
+/* NEEDSWORK: --from holds every JobSpec in memory (about 150 bytes a job) before
+   sending; files of millions of jobs want batches streamed as they are read. */
 static int submit_run(cn_cli_t *g, submit_args_t *a) {
     cn_joblist_t l = {0};
     const cn_cli_kind_t *k = a->kind ? cn_cli_kind_find(a->kind) : NULL;
