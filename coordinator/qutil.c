@@ -22,11 +22,11 @@ void *cn_u64map_get(const cn_u64map_t *m, uint64_t key) {
     }
 }
 
-static void grow(cn_u64map_t *m) {
+static void resize(cn_u64map_t *m, size_t cap) {
     size_t ocap = m->cap;
     uint64_t *okeys = m->keys;
     void **ovals = m->vals;
-    m->cap = ocap ? ocap * 2 : 64;
+    m->cap = cap;
     m->keys = cn_xcalloc(m->cap, sizeof *m->keys);
     m->vals = cn_xcalloc(m->cap, sizeof *m->vals);
     m->n = 0;
@@ -37,7 +37,7 @@ static void grow(cn_u64map_t *m) {
 }
 
 void cn_u64map_put(cn_u64map_t *m, uint64_t key, void *val) {
-    if ((m->n + 1) * 4 > m->cap * 3) grow(m);
+    if ((m->n + 1) * 4 > m->cap * 3) resize(m, m->cap ? m->cap * 2 : 64);
     for (size_t i = slot_of(key, m->cap);; i = (i + 1) & (m->cap - 1)) {
         if (m->keys[i] == key) {
             m->vals[i] = val;
@@ -72,6 +72,8 @@ void *cn_u64map_del(cn_u64map_t *m, uint64_t key) {
     m->keys[i] = 0;
     m->vals[i] = NULL;
     m->n--;
+    /* Give memory back after a burst (a million queued jobs drained). */
+    if (m->cap > 1024 && m->n < m->cap / 8) resize(m, m->cap / 2);
     return val;
 }
 

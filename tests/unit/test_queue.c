@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "errors.h"
+#include "qutil.h"
 #include "queue.h"
 #include "util.h"
 #include "wire.h"
@@ -348,8 +349,31 @@ static void test_reopen_rebuilds_the_same_state(void **state) {
     cn_queue_close(&q);
 }
 
+static void test_u64map_survives_churn_and_shrinks(void **state) {
+    (void)state;
+    cn_u64map_t m = {0};
+    enum { N = 100000 };
+    for (uint64_t i = 1; i <= N; i++) cn_u64map_put(&m, i * 7919, (void *)(uintptr_t)i);
+    assert_int_equal(m.n, N);
+    size_t peak = m.cap;
+    /* Delete in a scrambled order; everything left must still be found. */
+    for (uint64_t k = 0; k < N; k++) {
+        uint64_t i = (k * 48271) % N + 1;
+        assert_ptr_equal(cn_u64map_del(&m, i * 7919), (void *)(uintptr_t)i);
+        if (k % 9973 == 0)
+            for (uint64_t r = 1; r <= N; r += 997) {
+                void *v = cn_u64map_get(&m, r * 7919);
+                assert_true(v == NULL || v == (void *)(uintptr_t)r);
+            }
+    }
+    assert_int_equal(m.n, 0);
+    assert_true(m.cap < peak / 16); /* memory given back */
+    cn_u64map_free(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_u64map_survives_churn_and_shrinks),
         cmocka_unit_test(test_priority_order_then_fifo),
         cmocka_unit_test(test_kind_filter_leases_only_kinds_a_worker_runs),
         cmocka_unit_test(test_dedup_key_returns_the_first_job),
