@@ -123,6 +123,17 @@ static void test_multi_get_reports_which_keys_exist(void **state) {
     assert_int_equal(cn_rocks_multi_get(db, 2, keys, kl, 3, found, NULL), 0);
     assert_false(found[0]);
     assert_true(found[1]);
+    /* Unsorted and duplicate keys take RocksDB's own sort. */
+    const void *mixed[] = {"k3", "k2", "k1", "k3"};
+    size_t ml[] = {2, 2, 2, 2};
+    bool f4[4];
+    cn_buf_t v4[4] = {{0}};
+    assert_int_equal(cn_rocks_multi_get(db, 1, mixed, ml, 4, f4, v4), 0);
+    assert_true(f4[0] && !f4[1] && f4[2] && f4[3]);
+    assert_memory_equal(v4[0].data, "v3", 2);
+    assert_memory_equal(v4[2].data, "v1", 2);
+    assert_memory_equal(v4[3].data, "v3", 2);
+    for (int i = 0; i < 4; i++) cn_buf_free(&v4[i]);
     cn_rocks_close(&db);
 }
 
