@@ -193,7 +193,7 @@ int mg_jobs_resolve(mg_t *m) {
     int rc = read_merged_commits(m);
     for (size_t i = 0; i < m->nsh && rc == 0; i++) rc = read_shard_commits(m, i);
     if (rc < 0) return rc;
-    qsort_r(m->commits, m->ncommits, sizeof *m->commits, cmp_commit, m);
+    if (m->ncommits) qsort_r(m->commits, m->ncommits, sizeof *m->commits, cmp_commit, m);
     for (size_t i = 0, j; i < m->ncommits; i = j) {
         for (j = i + 1; j < m->ncommits && m->commits[j].job_id == m->commits[i].job_id; j++) continue;
         resolve_job(m, m->commits + i, j - i);

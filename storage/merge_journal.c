@@ -190,7 +190,7 @@ int mg_journal_merge(mg_t *m) {
         rc = cn_journal_each(m->sh[i].s, 1, collect_entry, &c);
     }
     if (rc < 0) return rc;
-    qsort_r(m->jentries, m->njentries, sizeof *m->jentries, cmp_entry, m);
+    if (m->njentries) qsort_r(m->jentries, m->njentries, sizeof *m->jentries, cmp_entry, m);
     if ((rc = write_entries(m)) < 0) return rc;
     if (m->rebuild_scanidx) {
         cn_scanidx_stats_t st;
@@ -260,7 +260,7 @@ void mg_jobs_unfinished(mg_t *m) {
     for (size_t i = 0; i < m->evidence.cap; i++) {
         uint64_t job = m->evidence.keys[i];
         if (!job || mg_map_get(&m->won_before, job, NULL)) continue;
-        if (bsearch(&job, m->commits, m->ncommits, sizeof *m->commits, cmp_job)) continue;
+        if (m->ncommits && bsearch(&job, m->commits, m->ncommits, sizeof *m->commits, cmp_job)) continue;
         uint64_t lease = m->evidence.vals[i];
         mg_problem_add(m->rep, job, "no committed result", &lease, 1, "");
     }

@@ -42,16 +42,19 @@ const mg_rule_t *mg_rule(cn_cf_t cf) {
 
 /* ---- one source per moved shard, merged by key ---- */
 
+/* Sources iterate RocksDB directly (the shard is open read-only, nothing drops
+   its families), so that an iterator stopped by corruption fails the merge
+   instead of looking like the end of the family. */
 typedef struct {
-    cn_iter_t *it;
+    cn_rocks_iter_t *it;
     const uint8_t *k, *v;
     size_t kl, vl;
 } src_t;
 
 static void src_load(src_t *s) {
-    if (cn_iter_valid(s->it)) {
-        s->k = cn_iter_key(s->it, &s->kl);
-        s->v = cn_iter_value(s->it, &s->vl);
+    if (cn_rocks_iter_valid(s->it)) {
+        s->k = cn_rocks_iter_key(s->it, &s->kl);
+        s->v = cn_rocks_iter_value(s->it, &s->vl);
     } else {
         s->k = NULL;
     }
@@ -212,18 +215,22 @@ static int run_merge(fam_t *f) {
             if (s == best || !s->k || keycmp(s->k, s->kl, f->key.data, f->key.len) != 0) continue;
             f->read++;
             f->cnt.existing++;
-            cn_iter_next(s->it);
+            cn_rocks_iter_next(s->it);
             src_load(s);
         }
-        cn_iter_next(best->it);
+        cn_rocks_iter_next(best->it);
         src_load(best);
+    }
+    for (size_t i = 0; i < f->nsrc && rc == 0; i++) {
+        if ((rc = cn_rocks_iter_status(f->src[i].it)) < 0)
+            rc = cn_err(rc, "shard %s, family %s: %s", f->m->sh[i].name, cn_cf_name(f->cf), cn_err_detail());
     }
     if (rc == 0 && f->rule->kind == MG_VERSIONED) flush_best(f);
     return rc;
 }
 
 static void fam_free(fam_t *f) {
-    for (size_t i = 0; i < f->nsrc; i++) cn_iter_destroy(&f->src[i].it);
+    for (size_t i = 0; i < f->nsrc; i++) cn_rocks_iter_destroy(&f->src[i].it);
     free(f->src);
     cn_iter_destroy(&f->join.it);
     if (f->sst) {
@@ -243,7 +250,7 @@ static int fam_open(fam_t *f) {
     f->nsrc = f->m->nsh;
     int rc = 0;
     for (size_t i = 0; i < f->nsrc && rc == 0; i++) {
-        rc = cn_iter_new(f->m->sh[i].s, f->cf, NULL, 0, &f->src[i].it);
+        rc = cn_rocks_iter_new(f->m->sh[i].s->db, (int)f->cf, NULL, 0, &f->src[i].it);
         if (rc == 0) src_load(&f->src[i]);
     }
     if (rc == 0 && f->rule->kind == MG_CONTENT) {

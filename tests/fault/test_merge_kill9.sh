@@ -24,15 +24,15 @@ D=$tmp/data
 cn() { "$CANOPY" --data "$D" "$@"; }
 digest() { "$CANOPY" --data "$1" merge --digest --json; }
 
-"$GEN" gen "$D/shards/w0" 0 5 1000 2>/dev/null
-"$GEN" gen "$D/shards/w1" 1 5 1000 2>/dev/null
+"$GEN" gen "$D/shards/w0" 0 4 800 2>/dev/null
+"$GEN" gen "$D/shards/w1" 1 4 800 2>/dev/null
 cn merge --json >/dev/null
 before=$(digest "$D")
 echo "before: $before"
 
 # New data since the first merge: a third shard, and the reference result of
 # merging all three without interruption (in another data directory).
-"$GEN" gen "$D/shards/w2" 2 5 1000 2>/dev/null
+"$GEN" gen "$D/shards/w2" 2 4 800 2>/dev/null
 "$CANOPY" --data "$tmp/ref" merge --shard "$D/shards/w0" --shard "$D/shards/w1" --shard "$D/shards/w2" >/dev/null
 after=$(digest "$tmp/ref")
 [ "$after" != "$before" ] || fail "the third shard changed nothing"
@@ -56,7 +56,7 @@ for point in copied ingested written closed; do
 done
 
 # kill -9 at random moments: the store is either the old one or the new one.
-for delay in 0.1 0.4 0.9; do
+for delay in 0.2 0.7; do
     "$CANOPY" --data "$D" merge >/dev/null 2>&1 &
     pid=$!
     sleep "$delay"
