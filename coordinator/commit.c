@@ -87,6 +87,7 @@ void cn_q_writer_start(cn_queue_t *q) {
     pthread_mutex_init(&q->w.mu, NULL);
     pthread_cond_init(&q->w.cv, NULL);
     if (pthread_create(&q->w.th, NULL, writer_main, q) != 0) abort();
+    pthread_setname_np(q->w.th, "cn-commit");
     q->w.started = true;
 }
 

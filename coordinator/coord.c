@@ -47,6 +47,7 @@ struct cn_coord {
     int cur;
     uint64_t rejected; /* well-formed messages a peer may not send */
     uint64_t start_ms, next_sweep;
+    uint64_t messages, commits; /* for the log line at exit */
     bool wrote_endpoints;
 };
 
@@ -430,18 +431,28 @@ static int finish_flight(cn_coord_t *c) {
 /* One wake-up: messages, timers, dispatch, then the group commit. The commit of
    turn N is written by the queue's writer thread while turn N+1 is handled;
    turn N's replies, leases and events are sent once it is durable. */
-static int turn(cn_coord_t *c) {
+static void receive(cn_coord_t *c) {
     for (int n = 0; n < MAX_PER_TURN; n++) {
         cn_peer_t from;
         Canopy__Envelope *env;
         int rc = cn_sock_recv(c->router, &from, &env, 0);
         if (rc == CN_EAGAIN) break;
+        c->messages++;
         if (rc) {
             CN_DEBUG("bad frame dropped: %s", cn_err_detail());
             continue;
         }
         dispatch(c, &from, env);
         cn_wire_free(env);
+    }
+}
+
+static int turn(cn_coord_t *c) {
+    receive(c);
+    if (cn_queue_flying(c->q)) {
+        int rc = finish_flight(c);
+        if (rc) return rc;
+        receive(c); /* what arrived during the write joins this turn's batch */
     }
     uint64_t now = cn_wall_ms();
     cn_queue_tick(c->q, now);
@@ -450,9 +461,8 @@ static int turn(cn_coord_t *c) {
         c->next_sweep = now + SWEEP_MS;
     }
     cn_leases_dispatch(&c->leases, now, send_leases, c);
-    int rc = finish_flight(c);
-    if (rc) return rc;
     if (cn_queue_has_staged(c->q)) {
+        c->commits++;
         cn_queue_commit_start(c->q);
         c->cur ^= 1; /* this turn's outbox now waits for its batch */
     } else {
@@ -479,7 +489,8 @@ int cn_coord_run(cn_coord_t *c, volatile sig_atomic_t *stop) {
     }
     if (rc == 0) rc = finish_flight(c);
     if (rc) return rc;
-    CN_INFO("stopping: %zu active jobs are kept in the store", cn_queue_active(c->q));
+    CN_INFO("stopping: %zu active jobs are kept in the store (%llu messages in %llu group commits)",
+            cn_queue_active(c->q), (unsigned long long)c->messages, (unsigned long long)c->commits);
     return 0;
 }
 
