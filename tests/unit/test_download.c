@@ -328,7 +328,8 @@ static void expect_failure(fx_t *f, const char *url, int code, bool want_fatal, 
     bool fatal = false;
     run_opts_t o = {.url = url};
     f->project++;
-    assert_int_equal(run(f, &o, &st, &fatal), code);
+    int rc = run(f, &o, &st, &fatal);
+    assert_int_equal(rc, code);
     if (!strstr(cn_err_detail(), detail_part))
         fail_msg("detail '%s' lacks '%s'", cn_err_detail(), detail_part);
     assert_int_equal(fatal, want_fatal);
@@ -343,8 +344,8 @@ static void test_bad_inputs_fail_with_a_clear_message(void **state) {
     sh(f, "mkdir notrepo && echo x > notrepo/f");
     char *notrepo = cn_xasprintf("file://%s/notrepo", f->dir),
          *missing = cn_xasprintf("file://%s/nope", f->dir);
-    expect_failure(f, notrepo, CN_EGIT, true, "notrepo");
-    expect_failure(f, missing, CN_EGIT, true, "nope");
+    expect_failure(f, notrepo, CN_EGIT, true, "is not a git repository");
+    expect_failure(f, missing, CN_EUNREACHABLE, true, "no such path");
     expect_failure(f, "ftp://example.org/r", CN_EUNSUPPORTED, true, "not allowed");
     free(notrepo), free(missing);
     /* The error entries are committed: fsck finds nothing dangling. */
