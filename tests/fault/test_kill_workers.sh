@@ -34,21 +34,23 @@ done
 wait_final 100
 check_all_succeeded_once 1500
 
-# Re-lease delay: for each job cut by a kill (an attempt on the killed worker
-# that started before the kill and ended without an accepted result after it),
-# the time from the kill to the next attempt's start.
+# Re-lease delay, found afterwards from the jobs' histories (whatever the status
+# snapshot showed, the kill cuts the jobs running at that instant): for each
+# attempt on a killed worker that started before the kill and ended without an
+# accepted result after it, the time from the kill to the job's next attempt.
+jq -R -s 'split("\n") | map(select(length > 0) | split(" ") | {at: (.[0] | tonumber), worker: .[1]})' \
+  "$T/kills.txt" >"$T/kills.json"
 : >"$T/delays.txt"
-while read -r at name pid jobs; do
-  for id in ${jobs//,/ }; do
-    job_json "$id" | jq --argjson at "$at" --arg w "$name" '
-      (.history | map(select(.worker == $w and .started_ms <= $at and (.finished_ms == 0 or .finished_ms >= $at)
-        and (.result_accepted | not))) | length) as $cut
-      | if $cut == 0 then empty else
-          ([.history[] | select(.started_ms >= $at) | .started_ms] | min) as $next
-          | if $next == null then "none" else ($next - $at) end
-        end' >>"$T/delays.txt"
-  done
-done <"$T/kills.txt"
+for id in $(jobs_json | jq '.[] | select(.attempts > 1) | .id'); do
+  job_json "$id" | jq --slurpfile kills "$T/kills.json" '
+    .history as $h | $kills[0][] as $k
+    | [$h[] | select(.worker == $k.worker and .started_ms <= $k.at
+                     and (.finished_ms == 0 or .finished_ms >= $k.at) and (.result_accepted | not))]
+    | if length == 0 then empty else
+        ([$h[] | select(.started_ms >= $k.at) | .started_ms] | min) as $next
+        | if $next == null then "none" else ($next - $k.at) end
+      end' >>"$T/delays.txt"
+done
 measured=$(grep -c . "$T/delays.txt" || true)
 [ "$measured" -ge 3 ] || fail "only $measured cut jobs could be measured"
 grep -q none "$T/delays.txt" && fail "a cut job was never leased again: $(cat "$T/kills.txt")"
