@@ -264,7 +264,8 @@ int cn_ptree_decode(const void *data, size_t len, uint32_t max_nodes, cn_ptree_t
     t->ncomp = (uint32_t)nc;
     /* every node but the root costs two bytes in part A and six in part B */
     if (rc == 0 && (n - 1 > a.len / 2 || n > s.len / 6 + 1)) rc = BAD("more nodes than bytes");
-    rd_t ra = {a.data, a.data + a.len}, rs = {s.data, s.data + s.len};
+    /* An empty buffer has no data pointer: NULL + 0 is undefined behaviour. */
+    rd_t ra = {a.data, a.data ? a.data + a.len : NULL}, rs = {s.data, s.data ? s.data + s.len : NULL};
     if (rc == 0) rc = decode_names(t, &ra);
     if (rc == 0) rc = decode_nodes(t, &ra);
     if (rc == 0) rc = decode_stat(t, &rs);
