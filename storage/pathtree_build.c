@@ -138,10 +138,17 @@ static void ht_grow(cn_ptb_t *b) {
 }
 
 /* Returns the component id of name; *is_new says it was just added. */
+/* The component table stops growing at HT_MAX slots (16 MiB, mostly in
+   cache): past that, a name is looked for in 4 slots and a new one replaces
+   the entry in its home slot. A name whose entry was replaced is stored again
+   when it comes back: slightly bigger output, bounded memory and misses. */
+#define HT_MAX (1u << 21)
+
 static uint32_t intern(cn_ptb_t *b, const uint8_t *name, size_t len, bool *is_new) {
     uint64_t h32 = cn_hash64(name, len) >> 32;
     size_t i = h32 & (b->ht_cap - 1);
-    for (;;) {
+    bool capped = b->ht_cap >= HT_MAX;
+    for (int probe = 0;; probe++) {
         uint64_t e = b->ht[i];
         if (!e) break;
         if (e >> 32 == h32) {
@@ -152,6 +159,10 @@ static uint32_t intern(cn_ptb_t *b, const uint8_t *name, size_t len, bool *is_ne
                 return id;
             }
         }
+        if (capped && probe == 3) {
+            i = h32 & (b->ht_cap - 1);
+            break;
+        }
         i = (i + 1) & (b->ht_cap - 1);
     }
     uint32_t id = b->ncomp++;
@@ -161,7 +172,7 @@ static uint32_t intern(cn_ptb_t *b, const uint8_t *name, size_t len, bool *is_ne
     cn_buf_putc(&b->names, 0);
     b->comp_off[id + 1] = (uint32_t)b->names.len;
     b->ht[i] = h32 << 32 | (id + 1u);
-    if ((size_t)b->ncomp * 2 > b->ht_cap) ht_grow(b);
+    if (!capped && (size_t)b->ncomp * 2 > b->ht_cap) ht_grow(b);
     *is_new = true;
     return id;
 }

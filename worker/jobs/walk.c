@@ -182,7 +182,18 @@ typedef struct {
     cn_walk_entry_t *v;
     bool *descend;
     size_t n, cap;
+    size_t counted;      /* entries of this batch already in the progress counters */
+    uint64_t name_bytes; /* name bytes not yet in them */
 } batch_t;
+
+/* Progress counters move once per getdents buffer: per entry, they would
+   bounce between cores. */
+static void count_progress(cn_walk_t *w, batch_t *b) {
+    atomic_fetch_add(&w->seen, b->n - b->counted);
+    atomic_fetch_add(&w->name_bytes, b->name_bytes);
+    b->counted = b->n;
+    b->name_bytes = 0;
+}
 
 /* Stats one name of directory fd into the batch; false when it vanished or failed. */
 static void read_one(walk_thread_t *t, int fd, uint32_t dir, const char *name, size_t nl, batch_t *b,
@@ -229,8 +240,7 @@ static void read_one(walk_thread_t *t, int fd, uint32_t dir, const char *name, s
         }
     }
     b->n++;
-    atomic_fetch_add(&w->seen, 1);
-    atomic_fetch_add(&w->name_bytes, nl);
+    b->name_bytes += nl;
 }
 
 /* Reads directory dir; returns false when it could not be read at all. */
@@ -260,6 +270,7 @@ static void read_dir(walk_thread_t *t, uint32_t dir, batch_t *b, cn_buf_t *tmp) 
             if (nm[0] == '.' && (nm[1] == 0 || (nm[1] == '.' && nm[2] == 0))) continue;
             read_one(t, fd, dir, nm, strlen(nm), b, tmp);
         }
+        count_progress(w, b);
         if (atomic_load(&w->stop)) break;
     }
     if (t->cache_fd >= 0) close(t->cache_fd);
@@ -269,6 +280,8 @@ static void read_dir(walk_thread_t *t, uint32_t dir, batch_t *b, cn_buf_t *tmp) 
 
 /* Publishes a directory's entries and queues its subdirectories. */
 static void publish(cn_walk_t *w, batch_t *b) {
+    count_progress(w, b);
+    b->counted = 0;
     pthread_mutex_lock(&w->mu);
     uint64_t base = w->count;
     if (base + b->n >= (uint64_t)MAX_CHUNKS * CHUNK) {
