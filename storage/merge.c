@@ -205,7 +205,8 @@ int cn_merge_run(const cn_merge_opts_t *o, cn_merge_report_t **out) {
     int rc = mg_gen_begin(o->data_dir, &g);
     if (rc == 0) rc = open_moved(&m, o, &g);
     rep->generation = g.cur;
-    if (rc == 0 && m.nsh > 0) {
+    /* The first merge makes a store even from no shards, so readers can open it. */
+    if (rc == 0 && (m.nsh > 0 || g.cur == 0)) {
         rc = mg_gen_copy(&g);
         if (rc == 0) mg_pause_point("copied");
         if (rc == 0) rc = build_next(&m, &g);

@@ -6,7 +6,6 @@ step "merge: canopy merge (every shard into $DATA/merged/)"
 t0=$(date +%s%3N)
 cn merge
 t1=$(date +%s%3N)
-cn --json merge >"$WORK/merge1.json"
 
 step "merge: a merge job scheduled by the coordinator (serial key 'merge')"
 cn submit merge --wait >/dev/null

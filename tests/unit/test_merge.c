@@ -386,11 +386,21 @@ static void test_merge_keeps_the_highest_version(void **state) {
     cn_shard_close(&m);
 }
 
-static void test_merge_open_without_a_merge_says_so(void **state) {
+static void test_merge_open_before_a_merge_says_so_and_an_empty_merge_is_openable(void **state) {
     (void)state;
     cn_shard_t *m = NULL;
     assert_int_equal(cn_merge_open("nowhere", &m), CN_ENOTFOUND);
     assert_non_null(strstr(cn_err_detail(), "canopy merge"));
+    /* the first merge makes a store, even from no shards */
+    cn_merge_report_t *r = merge("empty", NULL, 0);
+    assert_int_equal(r->generation, 1);
+    cn_merge_report_free(&r);
+    cn_merge_digest_t d;
+    digest("empty", &d);
+    assert_int_equal(d.total, 0);
+    r = merge("empty", NULL, 0); /* and a second one changes nothing */
+    assert_int_equal(r->generation, 1);
+    cn_merge_report_free(&r);
 }
 
 int main(void) {
@@ -402,7 +412,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_merge_is_incremental_and_a_higher_lease_supersedes, in_dir,
                                         out_dir),
         cmocka_unit_test_setup_teardown(test_merge_keeps_the_highest_version, in_dir, out_dir),
-        cmocka_unit_test_setup_teardown(test_merge_open_without_a_merge_says_so, in_dir, out_dir),
+        cmocka_unit_test_setup_teardown(test_merge_open_before_a_merge_says_so_and_an_empty_merge_is_openable,
+                                        in_dir, out_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
