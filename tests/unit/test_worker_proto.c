@@ -382,6 +382,51 @@ static void test_kill9_restart_reopens_the_same_shard(void **state) {
     assert_true(shard_has_commit(c, 11)); /* the first run's commit, same shard */
 }
 
+/* Keeps the worker's credit full of noop leases for a while, kills it with
+   kill -9 in the middle of it, then checks that every result it had sent names a
+   job whose commit record is in its shard: results go out only after the
+   group commit (DESIGN §2.4). */
+static void test_every_result_sent_is_committed_even_after_kill9(void **state) {
+    fc_t *c = *state;
+    spawn(c, "64", "1000");
+    hello_welcome(c, "64");
+    enum { MAX = 100000 };
+    uint64_t *ok = cn_xcalloc(MAX, sizeof *ok);
+    size_t nok = 0;
+    uint64_t next = 1000;
+    send_leases(c, next, 64, "noop", 0);
+    next += 64;
+    uint64_t end = cn_mono_ms() + 700;
+    while (cn_mono_ms() < end && nok + 64 < MAX) {
+        Canopy__Envelope *env = expect(c, CANOPY__ENVELOPE__BODY_RESULTS, 5000);
+        Canopy__Results *rs = env->results;
+        for (size_t i = 0; i < rs->n_result; i++) {
+            assert_int_equal(rs->result[i]->outcome, CANOPY__OUTCOME__OK);
+            ok[nok++] = rs->result[i]->job_id;
+        }
+        send_acks(c, rs);
+        send_leases(c, next, rs->n_result, "noop", 0); /* credit came back */
+        next += rs->n_result;
+        cn_wire_free(env);
+    }
+    kill(c->pid, SIGKILL);
+    assert_int_equal(wait_exit(c, 5000), -1);
+    assert_true(nok > 64);
+    char *dir = cn_xasprintf("%s/shards/w1", c->dir);
+    cn_shard_opts_t so = {.read_only = true};
+    cn_shard_t *sh = NULL;
+    assert_int_equal(cn_shard_open(dir, &so, &sh), 0);
+    for (size_t i = 0; i < nok; i++) {
+        Canopy__JobCommit *jc = NULL;
+        if (cn_shard_job_commit(sh, ok[i], 10 * ok[i], &jc) != 0)
+            fail_msg("job %llu: result without commit", (unsigned long long)ok[i]);
+        cn_rec_free(&jc->base);
+    }
+    cn_shard_close(&sh);
+    free(dir);
+    free(ok);
+}
+
 static void write_key(fc_t *c, const char *name, const char *ext, const char *key) {
     char *dir = cn_xasprintf("%s/keys", c->dir);
     char *path = cn_xasprintf("%s/%s.%s", dir, name, ext);
@@ -443,6 +488,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_silent_coordinator_gets_a_new_hello, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_releases_a_long_sleep_and_exits_0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_restart_reopens_the_same_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_every_result_sent_is_committed_even_after_kill9, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_curve_over_tcp_uses_the_workers_key, setup, teardown),
     };
     int rc = cmocka_run_group_tests(tests, NULL, NULL);
