@@ -15,6 +15,7 @@
 #include "util.h"
 #include "workers.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -358,8 +359,64 @@ static int write_endpoints(cn_coord_t *c) {
     return rc;
 }
 
+/* The first 40 bytes (a z85 key) of a key file, or NULL. */
+static char *read_key(const char *file) {
+    cn_buf_t b = {0};
+    char *key = NULL;
+    if (cn_read_file(file, 1024, &b) == 0 && b.len >= 40) {
+        key = cn_xmalloc(41);
+        memcpy(key, b.data, 40);
+        key[40] = '\0';
+    }
+    cn_buf_free(&b);
+    cn_err_clear();
+    return key;
+}
+
+/* Over tcp://, the ROUTER is a CurveZMQ server when <data>/keys/coordinator.secret
+   exists; clients and workers must then hold a key listed in keys/allowed/
+   (every key when that folder is empty or missing). Returns the secret or NULL. */
+static char *curve_setup(cn_coord_t *c) {
+    if (strncmp(c->endpoint, "tcp://", 6) != 0) return NULL;
+    char *file = cn_xasprintf("%s/keys/coordinator.secret", c->data_dir);
+    char *secret = read_key(file);
+    free(file);
+    if (!secret) {
+        CN_WARN("%s without CurveZMQ: %s/keys/ has no coordinator.secret (canopy keygen --name coordinator)",
+                c->endpoint, c->data_dir);
+        return NULL;
+    }
+    char *dir = cn_xasprintf("%s/keys/allowed", c->data_dir);
+    char **allowed = NULL;
+    size_t n = 0;
+    DIR *d = opendir(dir);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len < 8 || strcmp(e->d_name + len - 7, ".public") != 0) continue;
+        char *path = cn_path_join(dir, e->d_name);
+        char *key = read_key(path);
+        free(path);
+        if (!key) continue;
+        allowed = cn_xrealloc(allowed, (n + 1) * sizeof *allowed);
+        allowed[n++] = key;
+    }
+    if (d) closedir(d);
+    cn_zap_start((const char *const *)allowed, n);
+    if (n)
+        CN_INFO("CurveZMQ on %s: %zu allowed keys from %s", c->endpoint, n, dir);
+    else
+        CN_WARN("CurveZMQ on %s: %s lists no keys, so every client key is allowed", c->endpoint, dir);
+    for (size_t i = 0; i < n; i++) free(allowed[i]);
+    free(allowed);
+    free(dir);
+    return secret;
+}
+
 static int open_sockets(cn_coord_t *c) {
-    int rc = cn_sock_new(CN_SOCK_ROUTER, NULL, &c->router);
+    char *secret = curve_setup(c);
+    cn_sock_opts_t o = {.curve_server = secret != NULL, .curve_secret = secret};
+    int rc = cn_sock_new(CN_SOCK_ROUTER, &o, &c->router);
+    free(secret);
     if (rc) return rc;
     rc = cn_sock_bind(c->router, c->endpoint);
     if (rc) return rc;

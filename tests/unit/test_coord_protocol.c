@@ -420,6 +420,67 @@ static void test_leases_are_readopted_after_coordinator_kill9(void **state) {
     cn_sock_destroy(&c);
 }
 
+static void write_key(const char *dir, const char *name, const char *key) {
+    char *path = cn_path_join(dir, name);
+    assert_int_equal(cn_write_file_atomic(path, key, 40), 0);
+    free(path);
+}
+
+/* Status over a CurveZMQ tcp connection with the given client key pair; false
+   when no reply comes (the ZAP handler refused the key). */
+static bool curve_status(const char *ep, const char *server_pub, const char *pub, const char *sec) {
+    cn_sock_opts_t o = {.curve_server_key = server_pub, .curve_public = pub, .curve_secret = sec};
+    cn_sock_t *s;
+    assert_int_equal(cn_sock_new(CN_SOCK_DEALER, &o, &s), 0);
+    assert_int_equal(cn_sock_connect(s, ep), 0);
+    Canopy__StatusRequest sr = CANOPY__STATUS_REQUEST__INIT;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_STATUS;
+    env.status = &sr;
+    env.req_id = 1;
+    cn_sock_send(s, NULL, &env, false);
+    Canopy__Envelope *r = expect(s, CANOPY__ENVELOPE__BODY_STATUS_REPLY, 1500);
+    cn_wire_free(r);
+    cn_sock_destroy(&s);
+    return r != NULL;
+}
+
+static void test_tcp_router_is_curve_with_an_allow_list(void **state) {
+    (void)state;
+    char tmpl[] = "/tmp/cn-coord-curve-XXXXXX";
+    assert_non_null(mkdtemp(tmpl));
+    snprintf(data_dir, sizeof data_dir, "%s", tmpl);
+    char *keys = cn_path_join(data_dir, "keys/allowed");
+    assert_int_equal(cn_mkdir_p(keys), 0);
+    char spub[41], ssec[41], cpub[41], csec[41], xpub[41], xsec[41];
+    assert_int_equal(cn_curve_keypair(spub, ssec), 0);
+    assert_int_equal(cn_curve_keypair(cpub, csec), 0);
+    assert_int_equal(cn_curve_keypair(xpub, xsec), 0);
+    char *kdir = cn_path_join(data_dir, "keys");
+    write_key(kdir, "coordinator.secret", ssec);
+    write_key(keys, "client.public", cpub);
+    int port = 30000 + (int)(getpid() % 20000);
+    char *ep = cn_xasprintf("tcp://127.0.0.1:%d", port), *pub = cn_xasprintf("tcp://127.0.0.1:%d", port + 1);
+    const char *bin = getenv("CN_BIN");
+    char *exe = cn_xasprintf("%s/canopy-coordinator", bin ? bin : ".");
+    coord_pid = fork();
+    if (coord_pid == 0) {
+        execl(exe, exe, "--data", data_dir, "--endpoint", ep, "--pub", pub, (char *)NULL);
+        _exit(127);
+    }
+    char *epf = cn_path_join(data_dir, "coordinator.endpoints");
+    for (int i = 0; i < 500 && access(epf, F_OK) != 0; i++) cn_sleep_ms(10);
+    assert_int_equal(access(epf, F_OK), 0);
+    assert_true(curve_status(ep, spub, cpub, csec));  /* an allowed key */
+    assert_false(curve_status(ep, spub, xpub, xsec)); /* a key not in keys/allowed/ */
+    free(epf);
+    free(exe);
+    free(ep);
+    free(pub);
+    free(kdir);
+    free(keys);
+}
+
 int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
@@ -428,6 +489,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_dead_worker_loses_its_lease_and_its_late_result_is_fenced, teardown),
         cmocka_unit_test_teardown(test_timeout_backstop_fences_the_lease, teardown),
         cmocka_unit_test_teardown(test_leases_are_readopted_after_coordinator_kill9, teardown),
+        cmocka_unit_test_teardown(test_tcp_router_is_curve_with_an_allow_list, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
