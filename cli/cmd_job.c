@@ -5,16 +5,28 @@
 
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 static const char usage_text[] = "canopy job ID [--json]\n\n"
                                  "Shows one job: its spec, state, attempts with history, worker, errors and\n"
                                  "timings.\n";
 
+/* A wall-clock time in ms as "2026-11-21 22:14:19.123" (UTC). */
+static void fmt_time(char *out, size_t n, uint64_t ms) {
+    time_t t = (time_t)(ms / 1000);
+    struct tm tm;
+    gmtime_r(&t, &tm);
+    size_t k = strftime(out, n, "%Y-%m-%d %H:%M:%S", &tm);
+    snprintf(out + k, n - k, ".%03u", (unsigned)(ms % 1000));
+}
+
 static void when(cn_buf_t *b, const char *label, uint64_t ms, uint64_t since) {
     if (!ms) return;
     char d[32];
     cn_fmt_duration(d, sizeof d, ms >= since ? ms - since : 0);
-    cn_buf_printf(b, "  %-10s %llu (+%s)\n", label, (unsigned long long)ms, d);
+    char at[48];
+    fmt_time(at, sizeof at, ms);
+    cn_buf_printf(b, "  %-10s %s (+%s)\n", label, at, d);
 }
 
 static void job_text(cn_buf_t *b, const Canopy__Job *j) {
@@ -41,12 +53,15 @@ static void job_text(cn_buf_t *b, const Canopy__Job *j) {
         cn_buf_printf(b, "  spec       %.*s\n", end ? (int)(end - spec - 7) : 0, spec + 7);
     }
     if (j->worker[0]) cn_buf_printf(b, "  worker     %s\n", j->worker);
-    if (j->error[0]) cn_buf_printf(b, "  error      %s (%d)\n", j->error, j->error_code);
+    if (j->error[0])
+        cn_buf_printf(b, "  %s %s (%d)\n",
+                      j->state == CANOPY__JOB_STATE__SUCCEEDED ? "last error" : "error     ", j->error,
+                      j->error_code);
     if (j->progress_total || j->progress_done)
         cn_buf_printf(b, "  progress   %llu/%llu %s\n", (unsigned long long)j->progress_done,
                       (unsigned long long)j->progress_total, j->progress_unit);
     if (j->summary[0]) cn_buf_printf(b, "  summary    %s\n", j->summary);
-    cn_buf_printf(b, "  times (ms since the epoch, + since submit):\n");
+    cn_buf_printf(b, "  times (UTC, + since submit):\n");
     when(b, "submitted", j->submitted_ms, j->submitted_ms);
     when(b, "started", j->started_ms, j->submitted_ms);
     when(b, "finished", j->finished_ms, j->submitted_ms);
@@ -58,9 +73,11 @@ static void job_text(cn_buf_t *b, const Canopy__Job *j) {
         char d[32] = "-";
         if (h->finished_ms >= h->started_ms && h->finished_ms)
             cn_fmt_duration(d, sizeof d, h->finished_ms - h->started_ms);
-        cn_buf_printf(b, "    attempt %u lease %llu on %s started %llu took %s: %s%s%s\n", h->attempt,
-                      (unsigned long long)h->lease_seq, h->worker, (unsigned long long)h->started_ms, d,
-                      cn_state_name(h->outcome), h->error[0] ? " - " : "", h->error);
+        char at[48];
+        fmt_time(at, sizeof at, h->started_ms);
+        cn_buf_printf(b, "    attempt %u lease %llu on %s started %s took %s: %s%s%s\n", h->attempt,
+                      (unsigned long long)h->lease_seq, h->worker, at, d, cn_state_name(h->outcome),
+                      h->error[0] ? " - " : "", h->error);
     }
     cn_buf_free(&js);
     if (b->len) b->len--;
