@@ -293,6 +293,8 @@ void cn_rocks_close(cn_rocks_t **self_p) {
     *self_p = NULL;
 }
 
+/* Reopens a reader (no iterator may be alive). If the reopen fails, the handle
+   keeps failing with CN_EIO until a later refresh works or it is closed. */
 int cn_rocks_refresh(cn_rocks_t *db) {
     if (!db->read_only) return 0; /* a writer always sees its own writes */
     close_db(db);
@@ -300,6 +302,7 @@ int cn_rocks_refresh(cn_rocks_t *db) {
 }
 
 int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t *val) {
+    if (!db->db) return cn_err(CN_EIO, "%s is not open (a refresh failed)", db->dir);
     if (!db->cfh[cf]) return CN_ENOTFOUND;
     char *err = NULL;
     rocksdb_pinnableslice_t *p = rocksdb_get_pinned_cf(db->db, db->ro, db->cfh[cf], key, klen, &err);
@@ -315,6 +318,7 @@ int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t 
 int cn_rocks_multi_get(cn_rocks_t *db, int cf, const void *const *keys, const size_t *klens, size_t n,
                        bool *found, cn_buf_t *vals) {
     if (n == 0) return 0;
+    if (!db->db) return cn_err(CN_EIO, "%s is not open (a refresh failed)", db->dir);
     if (!db->cfh[cf]) {
         memset(found, 0, n * sizeof *found);
         return 0;
@@ -419,7 +423,7 @@ int cn_rocks_iter_new(cn_rocks_t *db, int cf, const void *prefix, size_t plen, c
         if (prefix_successor(it->prefix, plen, &it->upper, &it->ulen))
             rocksdb_readoptions_set_iterate_upper_bound(it->ro, (const char *)it->upper, it->ulen);
     }
-    if (db->cfh[cf]) it->it = rocksdb_create_iterator_cf(db->db, it->ro, db->cfh[cf]);
+    if (db->db && db->cfh[cf]) it->it = rocksdb_create_iterator_cf(db->db, it->ro, db->cfh[cf]);
     cn_rocks_iter_seek_first(it);
     *out = it;
     return 0;
@@ -492,6 +496,7 @@ int cn_rocks_iter_status(cn_rocks_iter_t *it) {
 /* ---- whole-database operations ---- */
 
 int cn_rocks_checkpoint(cn_rocks_t *db, const char *dst) {
+    if (!db->db) return cn_err(CN_EIO, "%s is not open (a refresh failed)", db->dir);
     char *err = NULL;
     rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(db->db, &err);
     if (err) return rerr(err, "checkpoint", db->dir);
@@ -535,7 +540,8 @@ int cn_rocks_flush(cn_rocks_t *db) {
 
 uint64_t cn_rocks_estimate_keys(cn_rocks_t *db, int cf) {
     uint64_t n = 0;
-    if (!db->cfh[cf] || rocksdb_property_int_cf(db->db, db->cfh[cf], "rocksdb.estimate-num-keys", &n) != 0)
+    if (!db->db || !db->cfh[cf] ||
+        rocksdb_property_int_cf(db->db, db->cfh[cf], "rocksdb.estimate-num-keys", &n) != 0)
         return 0;
     return n;
 }
