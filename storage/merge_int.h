@@ -84,9 +84,10 @@ typedef struct {
     size_t nsuperseded;
     mg_jentry_t *jentries;
     size_t njentries;
-    mg_map_t evidence;    /* job -> a lease seen without any commit (problems) */
-    bool rebuild_scanidx; /* a superseded lease had journal entries */
-    pthread_mutex_t mu;   /* report fields shared by family threads */
+    mg_map_t evidence;       /* job -> a lease seen without any commit (problems) */
+    mg_map_t evidence_shard; /* job -> 1 + index of the shard it was seen in */
+    bool rebuild_scanidx;    /* a superseded lease had journal entries */
+    pthread_mutex_t mu;      /* report fields shared by family threads */
 } mg_t;
 
 int mg_lease_class(const mg_t *m, uint64_t lease);

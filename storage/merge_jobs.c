@@ -210,4 +210,5 @@ void mg_jobs_free(mg_t *m) {
     mg_map_free(&m->won_before);
     mg_map_free(&m->lease);
     mg_map_free(&m->evidence);
+    mg_map_free(&m->evidence_shard);
 }

@@ -88,7 +88,10 @@ static int collect_entry(void *arg, const Canopy__JournalEntry *e, bool committe
     uint64_t lease = e->cause ? e->cause->lease_seq : 0;
     if (!committed) {
         /* A job that died (or still runs) before its commit: evidence for the report. */
-        if (e->cause && e->cause->job_id) mg_map_put(&m->evidence, e->cause->job_id, lease ? lease : 1);
+        if (e->cause && e->cause->job_id) {
+            mg_map_put(&m->evidence, e->cause->job_id, lease ? lease : 1);
+            mg_map_put(&m->evidence_shard, e->cause->job_id, c->shard + 1);
+        }
         cnt->dropped++;
         return 0;
     }
@@ -164,7 +167,8 @@ static int write_entries(mg_t *m) {
 }
 
 /* Applies a new scan entry to the merged store's scan index. */
-static int index_entry(mg_t *m, const Canopy__JournalEntry *e) {
+static int index_entry(mg_t *m, const mg_jentry_t *je) {
+    const Canopy__JournalEntry *e = je->e;
     if (!e->type || strcmp(e->type, "scan") != 0) return 0;
     cn_buf_t data = {0};
     cn_ptree_t *t = NULL;
@@ -175,7 +179,7 @@ static int index_entry(mg_t *m, const Canopy__JournalEntry *e) {
         uint64_t lease = e->cause ? e->cause->lease_seq : 0;
         CN_WARN("merge: journal entry %llu: %s", (unsigned long long)e->journal_id, cn_err_detail());
         mg_problem_add(m->rep, e->cause ? e->cause->job_id : 0, "scan data unreadable", &lease, 1,
-                       m->sh[0].name);
+                       m->sh[je->shard].name);
         rc = 0; /* one bad scan does not stop the merge; the entry stays listed */
     }
     cn_ptree_destroy(&t);
@@ -196,7 +200,7 @@ int mg_journal_merge(mg_t *m) {
         cn_scanidx_stats_t st;
         return cn_scanidx_rebuild(m->out, &st);
     }
-    for (size_t i = 0; i < m->njentries && rc == 0; i++) rc = index_entry(m, m->jentries[i].e);
+    for (size_t i = 0; i < m->njentries && rc == 0; i++) rc = index_entry(m, &m->jentries[i]);
     return rc;
 }
 
@@ -261,7 +265,8 @@ void mg_jobs_unfinished(mg_t *m) {
         uint64_t job = m->evidence.keys[i];
         if (!job || mg_map_get(&m->won_before, job, NULL)) continue;
         if (m->ncommits && bsearch(&job, m->commits, m->ncommits, sizeof *m->commits, cmp_job)) continue;
-        uint64_t lease = m->evidence.vals[i];
-        mg_problem_add(m->rep, job, "no committed result", &lease, 1, "");
+        uint64_t lease = m->evidence.vals[i], shard = 0;
+        mg_map_get(&m->evidence_shard, job, &shard);
+        mg_problem_add(m->rep, job, "no committed result", &lease, 1, shard ? m->sh[shard - 1].name : "");
     }
 }

@@ -189,6 +189,8 @@ static void make_cluster(void) {
     download(w2, 4, 40, 8, "k", 2, false); /* killed before its commit */
     scan(w2, "host:/data", 9, 41, 4000, true);
     scan(w2, "host:/data", 10, 42, 6000, false);
+    scan(w1, "host:/data", 12, 50, 7000, true); /* fenced: lease 51 won */
+    scan(w2, "host:/data", 12, 51, 7001, true);
     cn_shard_close(&w1);
     cn_shard_close(&w2);
 }
@@ -205,10 +207,11 @@ static void test_merge_is_deterministic_and_idempotent(void **state) {
     assert_memory_equal(d1.hash, d2.hash, sizeof d1.hash);
     assert_int_equal(total_new(r1), total_new(r2));
     assert_true(total_new(r1) > 0);
-    assert_int_equal(r1->records[CN_CF_JOBS].new_, 5); /* jobs 1, 2, 3 (lease 31), 6, 9 */
-    assert_int_equal(r1->records[CN_CF_JOBS].dropped, 1);
+    assert_int_equal(r1->records[CN_CF_JOBS].new_, 6); /* jobs 1, 2, 3 (lease 31), 6, 9, 12 (51) */
+    assert_int_equal(r1->records[CN_CF_JOBS].dropped, 2);
     assert_true(has_problem(r1, 3, "more than one committed result"));
     assert_true(has_problem(r1, 10, "no committed result"));
+    assert_true(has_problem(r1, 12, "more than one committed result"));
     assert_false(has_problem(r1, 1, "more than one committed result"));
     cn_merge_report_t *again = merge("d1", ab, 2);
     assert_int_equal(total_new(again), 0);
@@ -270,18 +273,20 @@ static void test_merge_orders_scan_journals_and_indexes_them(void **state) {
     (void)state;
     make_cluster();
     cn_merge_report_t *r = merge(".", NULL, 0);
-    assert_int_equal(r->journal_entries, 2);
+    assert_int_equal(r->journal_entries, 3);
     cn_merge_report_free(&r);
     cn_shard_t *m = NULL;
     assert_int_equal(cn_merge_open(".", &m), 0);
     cn_scan_t *v = NULL;
     size_t n = 0;
     assert_int_equal(cn_scanidx_list(m, "host:/data", &v, &n), 0);
-    assert_int_equal(n, 2); /* job 10 never committed */
+    assert_int_equal(n, 3); /* job 10 never committed; job 12 once */
     /* ids follow time: w2's scan (at 4000) before w1's (at 5000) */
     for (size_t i = 0; i < n; i++) {
         if (v[i].job_id == 9) assert_int_equal(v[i].journal_id, 1);
         if (v[i].job_id == 6) assert_int_equal(v[i].journal_id, 2);
+        if (v[i].job_id == 12) assert_int_equal(v[i].lease_seq, 51); /* not the fenced lease 50 */
+        if (v[i].job_id == 12) assert_int_equal(v[i].journal_id, 3);
     }
     cn_buf_t raw = {0};
     cn_scan_ent_t e;
