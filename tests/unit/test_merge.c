@@ -147,6 +147,11 @@ static void scan(cn_shard_t *s, const char *space, uint64_t job, uint64_t lease,
     cn_buf_free(&meta);
 }
 
+static void print_problem(void *arg, const char *problem) {
+    (void)arg;
+    fprintf(stderr, "fsck: %s\n", problem);
+}
+
 static cn_merge_report_t *merge(const char *data, const char *const *shards, size_t n) {
     cn_merge_opts_t o = {.data_dir = data, .shards = shards, .nshards = n};
     cn_merge_report_t *r = NULL;
@@ -266,6 +271,12 @@ static void test_merge_keeps_one_project_with_later_heads_and_no_fenced_records(
     Canopy__Project *p = NULL;
     assert_int_equal(cn_repo_get_project(m, 5, &p), 0);
     cn_rec_free(&p->base);
+    /* the merged store passes fsck: every commit's pointers (renumbered journal
+       ids included) exist, every pointer names a commit */
+    cn_fsck_report_t fr = {0};
+    assert_int_equal(cn_shard_fsck(m, print_problem, NULL, &fr), 0);
+    assert_int_equal(fr.problems, 0);
+    assert_true(fr.commits_checked >= 6);
     cn_shard_close(&m);
 }
 
