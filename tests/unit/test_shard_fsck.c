@@ -157,6 +157,21 @@ static void test_fsck_finds_corrupt_values(void **state) {
     cn_shard_close(&s);
 }
 
+static void test_fsck_accepts_dropped_derived_pointers(void **state) {
+    (void)state;
+    cn_shard_t *s = open_writer("f5");
+    cn_batch_t *b = cn_batch_new();
+    cn_batch_put(b, CN_CF_SCANIDX, "S-row", 5, "derived", 7);
+    cn_job_commit_t jc = {.job_id = 11, .attempt = 1, .lease_seq = 21, .kind = "scan"};
+    assert_int_equal(cn_shard_commit_job(s, b, &jc), 0);
+    assert_int_equal(cn_shard_drop_cf(s, CN_CF_SCANIDX), 0);
+    cn_fsck_report_t r;
+    assert_int_equal(cn_shard_fsck(s, NULL, NULL, &r), 0);
+    assert_int_equal(r.commits_checked, 1);
+    cn_batch_destroy(&b);
+    cn_shard_close(&s);
+}
+
 static void test_savepoints_read_as_of(void **state) {
     (void)state;
     cn_shard_t *s = open_writer("f3");
@@ -241,6 +256,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_clean_shard_is_clean),
         cmocka_unit_test(test_fsck_finds_corrupt_values),
+        cmocka_unit_test(test_fsck_accepts_dropped_derived_pointers),
         cmocka_unit_test(test_savepoints_read_as_of),
         cmocka_unit_test(test_checkpoint_opens_read_only),
     };
