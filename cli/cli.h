@@ -43,6 +43,9 @@ int cn_client_send(cn_client_t *c, Canopy__Envelope *req, uint64_t *req_id);
    timeout). An Error body is returned as its code with cn_err detail and *reply
    NULL. CN_ETIMEOUT says "no coordinator at ENDPOINT ...". Free with cn_wire_free. */
 int cn_client_recv(cn_client_t *c, Canopy__Envelope **reply, int timeout_ms);
+/* Like cn_client_recv, but an Error body is returned as the envelope (with its
+   req_id) for callers that pipeline and must know which request failed. */
+int cn_client_recv_env(cn_client_t *c, Canopy__Envelope **reply, int timeout_ms);
 /* Sends req and waits for its reply (other replies are dropped); checks that the
    reply's body is `expect`. */
 int cn_client_call(cn_client_t *c, Canopy__Envelope *req, Canopy__Envelope__BodyCase expect,

@@ -198,6 +198,11 @@ int cn_client_recv(cn_client_t *c, Canopy__Envelope **reply, int timeout_ms) {
     return rc ? rc : take_error(reply);
 }
 
+int cn_client_recv_env(cn_client_t *c, Canopy__Envelope **reply, int timeout_ms) {
+    *reply = NULL;
+    return recv_raw(c, reply, timeout_ms < 0 ? c->timeout_ms : timeout_ms);
+}
+
 int cn_client_call(cn_client_t *c, Canopy__Envelope *req, Canopy__Envelope__BodyCase expect,
                    Canopy__Envelope **reply) {
     uint64_t id;

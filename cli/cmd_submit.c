@@ -166,53 +166,94 @@ static size_t plan_batches(const cn_joblist_t *l, size_t **start) {
     return nb;
 }
 
-/* Sends every job, WINDOW batches in flight; ids[i] is job i's id. */
+typedef struct {
+    const cn_joblist_t *l;
+    size_t *start;  /* batch b is jobs start[b] .. start[b+1] */
+    uint64_t *reqs; /* req_id of each batch sent, 0 once answered */
+    uint64_t *ids;
+    bool *existing;
+    size_t stored; /* jobs the coordinator has stored */
+    int refused;   /* first Error: no further batch is sent */
+    char why[512], msg[400];
+} sender_t;
+
+/* Takes one reply: ids of a stored batch, or the reason a batch was refused. */
+static int take_reply(sender_t *s, size_t sent, Canopy__Envelope *rep) {
+    for (size_t b = 0; b < sent; b++) {
+        if (s->reqs[b] != rep->req_id) continue;
+        size_t want = s->start[b + 1] - s->start[b];
+        s->reqs[b] = 0;
+        if (rep->body_case == CANOPY__ENVELOPE__BODY_ERROR) {
+            if (!s->refused) {
+                s->refused = rep->error->code < 0 ? rep->error->code : CN_EINVAL;
+                snprintf(s->msg, sizeof s->msg, "%s", rep->error->message);
+                snprintf(s->why, sizeof s->why, "jobs %zu-%zu refused: %s", s->start[b] + 1, s->start[b + 1],
+                         s->msg);
+            }
+            return 1;
+        }
+        if (rep->body_case != CANOPY__ENVELOPE__BODY_SUBMIT_REPLY || rep->submit_reply->n_id != want)
+            return cn_err(CN_EPROTO, "the coordinator answered a batch of %zu jobs with %s", want,
+                          cn_wire_body_name(rep));
+        Canopy__SubmitReply *r = rep->submit_reply;
+        memcpy(s->ids + s->start[b], r->id, want * sizeof *s->ids);
+        for (size_t k = 0; k < want; k++) s->existing[s->start[b] + k] = k < r->n_existing && r->existing[k];
+        s->stored += want;
+        return 1;
+    }
+    return 0; /* a late reply to something else */
+}
+
+/* Sends every job, WINDOW batches in flight; ids[i] is job i's id (0 if it was
+   not stored). A refused batch stops the sending; batches in flight are still
+   answered, so every stored job's id is known. */
 static int send_all(cn_client_t *c, const cn_joblist_t *l, uint64_t *ids, bool *existing) {
-    size_t *start;
-    size_t nb = plan_batches(l, &start), sent = 0, got = 0;
-    uint64_t *reqs = cn_xcalloc(nb ? nb : 1, sizeof *reqs);
+    sender_t s = {.l = l, .ids = ids, .existing = existing};
+    size_t nb = plan_batches(l, &s.start), sent = 0, got = 0;
+    s.reqs = cn_xcalloc(nb ? nb : 1, sizeof *s.reqs);
     int rc = 0;
-    while (got < nb && rc == 0) {
-        while (sent < nb && sent - got < WINDOW && rc == 0) {
-            Canopy__Submit s = CANOPY__SUBMIT__INIT;
-            s.job = l->v + start[sent];
-            s.n_job = start[sent + 1] - start[sent];
+    while (rc == 0 && (got < sent || (sent < nb && !s.refused))) {
+        while (sent < nb && !s.refused && sent - got < WINDOW && rc == 0) {
+            Canopy__Submit sub = CANOPY__SUBMIT__INIT;
+            sub.job = l->v + s.start[sent];
+            sub.n_job = s.start[sent + 1] - s.start[sent];
             Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
             env.body_case = CANOPY__ENVELOPE__BODY_SUBMIT;
-            env.submit = &s;
-            rc = cn_client_send(c, &env, &reqs[sent++]);
+            env.submit = &sub;
+            rc = cn_client_send(c, &env, &s.reqs[sent++]);
         }
         Canopy__Envelope *rep = NULL;
-        if (rc || (rc = cn_client_recv(c, &rep, -1))) break;
-        for (size_t b = 0; b < sent && rep->body_case == CANOPY__ENVELOPE__BODY_SUBMIT_REPLY; b++) {
-            if (reqs[b] != rep->req_id) continue;
-            Canopy__SubmitReply *r = rep->submit_reply;
-            size_t want = start[b + 1] - start[b];
-            if (r->n_id != want) {
-                rc = cn_err(CN_EPROTO, "the coordinator returned %zu ids for %zu jobs", r->n_id, want);
-                break;
-            }
-            memcpy(ids + start[b], r->id, want * sizeof *ids);
-            for (size_t k = 0; k < want; k++) existing[start[b] + k] = k < r->n_existing && r->existing[k];
-            reqs[b] = 0;
-            got++;
-        }
+        if (rc || (rc = cn_client_recv_env(c, &rep, -1))) break;
+        int took = take_reply(&s, sent, rep);
         cn_wire_free(rep);
+        if (took < 0)
+            rc = took;
+        else
+            got += (size_t)took;
     }
-    free(reqs);
-    free(start);
+    if (rc == 0 && s.refused && nb == 1)
+        rc = cn_err(s.refused, "%s (nothing was stored)", s.msg);
+    else if (rc == 0 && s.refused)
+        rc = cn_err(s.refused, "%s (%zu of %zu jobs were stored; their ids are printed)", s.why, s.stored,
+                    l->n);
+    free(s.reqs);
+    free(s.start);
     return rc;
 }
 
 static void print_ids(const cn_cli_t *g, const uint64_t *ids, const bool *existing, size_t n) {
     cn_buf_t b = {0};
     if (g->json) cn_buf_putc(&b, '[');
+    bool first = true;
     for (size_t i = 0; i < n; i++) {
+        if (!ids[i]) continue; /* not stored */
+        bool f = first;
+        first = false;
         if (g->json)
-            cn_buf_printf(&b, "%s{\"id\":%llu,\"existing\":%s}", i ? "," : "", (unsigned long long)ids[i],
+            cn_buf_printf(&b, "%s{\"id\":%llu,\"existing\":%s}", f ? "" : ",", (unsigned long long)ids[i],
                           existing[i] ? "true" : "false");
         else
-            cn_buf_printf(&b, "%s%llu", i ? "\n" : "", (unsigned long long)ids[i]);
+            cn_buf_printf(&b, "%s%llu", f ? "" : "\n", (unsigned long long)ids[i]);
     }
     if (g->json) cn_buf_putc(&b, ']');
     if (b.len) cn_print_buf(&b);
@@ -290,9 +331,12 @@ static int submit_run(cn_cli_t *g, submit_args_t *a) {
     if (rc == 0) rc = cn_client_open(g, &c);
     uint64_t *ids = cn_xcalloc(l.n + 1, sizeof *ids);
     bool *existing = cn_xcalloc(l.n + 1, sizeof *existing);
-    if (rc == 0) rc = send_all(c, &l, ids, existing);
+    if (rc == 0) {
+        rc = send_all(c, &l, ids, existing);
+        /* Whatever was stored is reported, even when a batch was refused. */
+        if (rc != 0 || !(a->wait && g->json)) print_ids(g, ids, existing, l.n);
+    }
     int status = rc ? cn_fail(rc) : 0;
-    if (rc == 0 && !(a->wait && g->json)) print_ids(g, ids, existing, l.n);
     if (rc == 0 && a->wait) status = wait_and_report(g, c, ids, l.n, a->wait_timeout);
     free(ids);
     free(existing);

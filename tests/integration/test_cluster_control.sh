@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # test_cluster_control: cancelling a running job ends it cancelled within a few
 # seconds; a queued job is cancelled at once; a dedup key returns the first job;
-# a job submitted --after another starts only once that one has succeeded.
+# a job submitted --after another starts only once that one has succeeded; a
+# refused batch is reported with the ids of what was stored.
 source "$(dirname "$0")/cluster_lib.sh"
 
 up 1 2
@@ -52,4 +53,13 @@ printf '{"kind":"noop","key":"from-1"}\n{"kind":"sleep","ms":5,"priority":3}\n# 
 cn submit --from "$T/from.txt" --wait >"$T/from.ids" 2>/dev/null || fail "submit --from with options"
 [ "$(sed -n 1p "$T/from.ids")" = "$(sed -n 3p "$T/from.ids")" ] || fail "dedup key in --from lines ignored"
 [ "$(job_json "$(sed -n 2p "$T/from.ids")" | jq .priority)" -eq 3 ] || fail "priority in --from line ignored"
+# A batch the coordinator refuses (an `after` id that does not exist) stores
+# nothing of that batch: the CLI prints the ids of the jobs that were stored
+# (the other batches of 1,000) and says which jobs were refused.
+awk 'BEGIN { for (i = 1; i <= 3000; i++) print (i == 1500 ? "{\"after\": 999999}" : "{}") }' >"$T/mixed.txt"
+if cn submit noop --from "$T/mixed.txt" >"$T/mixed.ids" 2>"$T/mixed.err"; then fail "a refused batch went unnoticed"; fi
+grep -q "jobs 1001-2000 refused" "$T/mixed.err" || fail "unclear refusal: $(cat "$T/mixed.err")"
+[ "$(wc -l <"$T/mixed.ids")" -eq 2000 ] || fail "expected the 2000 stored ids, got $(wc -l <"$T/mixed.ids")"
+[ "$(comm -12 <(sort "$T/mixed.ids") <(jobs_json | jq '.[].id' | sort) | wc -l)" -eq 2000 ] \
+  || fail "printed ids are not all stored jobs"
 log "PASS"
