@@ -129,6 +129,7 @@ static int rebuild(const cn_cli_t *g) {
         return CN_EXIT_FAIL;
     }
     cn_buf_t out = {0};
+    uint64_t bad = 0;
     if (g->json) cn_buf_putc(&out, '[');
     for (size_t i = 0; i < st.n && rc == 0; i++) {
         cn_scanidx_stats_t s;
@@ -141,15 +142,22 @@ static int rebuild(const cn_cli_t *g) {
         if (g->json) {
             cn_buf_printf(&out, "%s{\"shard\":", i ? "," : "");
             cn_json_str(&out, st.name[i], strlen(st.name[i]));
-            cn_buf_printf(&out, ",\"entries\":%llu,\"replayed\":%llu,\"uncommitted\":%llu,\"ms\":%llu}",
-                          (unsigned long long)s.entries, (unsigned long long)s.applied,
-                          (unsigned long long)s.uncommitted, (unsigned long long)(cn_mono_ms() - t0));
+            cn_buf_printf(
+                &out,
+                ",\"entries\":%llu,\"replayed\":%llu,\"uncommitted\":%llu,\"unreadable\":%llu,\"ms\":%llu}",
+                (unsigned long long)s.entries, (unsigned long long)s.applied,
+                (unsigned long long)s.uncommitted, (unsigned long long)s.unreadable,
+                (unsigned long long)(cn_mono_ms() - t0));
         } else {
             cn_buf_printf(&out,
                           "%sshard %s: %llu journal entries, %llu scans replayed, %llu uncommitted skipped",
                           i ? "\n" : "", st.name[i], (unsigned long long)s.entries,
                           (unsigned long long)s.applied, (unsigned long long)s.uncommitted);
+            if (s.unreadable)
+                cn_buf_printf(&out, ", %llu UNREADABLE (skipped; see the warnings above)",
+                              (unsigned long long)s.unreadable);
         }
+        bad += s.unreadable;
     }
     if (g->json) cn_buf_putc(&out, ']');
     cn_qs_close(&st);
@@ -158,7 +166,7 @@ static int rebuild(const cn_cli_t *g) {
         return CN_EXIT_FAIL;
     }
     cn_print_buf(&out);
-    return 0;
+    return bad ? CN_EXIT_FAIL : 0;
 }
 
 typedef struct {

@@ -16,7 +16,7 @@
    varint nodes | varint components | varint length | zstd frame (names+tree) |
    varint length | zstd frame (stat). Layout of the frames: pathtree_build.c. */
 #define CN_PT_MAGIC "CNPT"
-#define CN_PT_VERSION 1
+#define CN_PT_VERSION 2         /* 2: front coding as two runs (lengths, NUL-ended suffixes) */
 #define CN_PT_NAME_MAX 4095u    /* longest name component accepted */
 #define CN_PT_TARGET_MAX 65535u /* longest symlink target accepted */
 #define CN_PT_LINK_HOPS 40      /* symlinks followed before calling it a loop */

@@ -13,6 +13,7 @@
 #include "errors.h"
 #include "hash.h"
 #include "journal.h"
+#include "log.h"
 #include "wire.h"
 
 #include <stdlib.h>
@@ -140,6 +141,12 @@ static int replay_one(void *arg, const Canopy__JournalEntry *e, bool committed) 
     int rc = cn_journal_data(r->s, e, &data);
     if (rc == 0) rc = cn_ptree_decode(data.data, data.len, 0, &t);
     cn_buf_free(&data);
+    if (rc < 0 && rc != CN_EIO) {
+        CN_WARN("shard %s: journal entry %llu skipped by the replay: %s", cn_shard_dir(r->s),
+                (unsigned long long)e->journal_id, cn_err_detail());
+        r->st->unreadable++;
+        return 0;
+    }
     if (rc == 0) rc = cn_scanidx_apply(r->s, e, t, NULL);
     cn_ptree_destroy(&t);
     if (rc == 0) r->st->applied++;

@@ -43,9 +43,12 @@ int cn_scanidx_apply(cn_shard_t *s, const Canopy__JournalEntry *e, const cn_ptre
 
 typedef struct {
     uint64_t entries, applied, uncommitted, other_types;
+    uint64_t unreadable; /* committed scans whose tree is missing, corrupt or of an unknown version */
 } cn_scanidx_stats_t;
 /* Drops the scanidx family and rebuilds it by replaying every committed scan
-   entry of the journal in id order. Writers only. Blocks (reads every tree). */
+   entry of the journal in id order. An entry whose tree cannot be read is
+   counted (stats->unreadable, logged) and skipped: one bad entry does not keep
+   the others out of the index. Writers only. Blocks (reads every tree). */
 int cn_scanidx_rebuild(cn_shard_t *s, cn_scanidx_stats_t *stats);
 
 /* ---- reading ---- */

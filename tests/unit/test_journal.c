@@ -218,6 +218,37 @@ static void test_journal_lists_a_fenced_job_once(void **state) {
     cn_shard_close(&s);
 }
 
+static void test_journal_replay_skips_an_unreadable_entry(void **state) {
+    (void)state;
+    cn_shard_t *s = open_shard("shard5");
+    scan(s, "a", 1, 1, 0, true);
+    /* a committed entry whose data is not a path tree (a newer format, say) */
+    Canopy__JournalCause cause = CANOPY__JOURNAL_CAUSE__INIT;
+    cause.job_id = 2;
+    cause.lease_seq = 1;
+    Canopy__JournalEntry e = CANOPY__JOURNAL_ENTRY__INIT;
+    e.type = (char *)"scan";
+    e.cause = &cause;
+    uint8_t hash[32];
+    assert_int_equal(cn_journal_append(s, &e, "not a tree", 10, hash), 0);
+    cn_batch_t *b = cn_batch_new();
+    cn_journal_commit(b, &e);
+    cn_job_commit_t jc = {.job_id = 2, .attempt = 1, .lease_seq = 1, .kind = "scan"};
+    assert_int_equal(cn_shard_commit_job(s, b, &jc), 0);
+    cn_batch_destroy(&b);
+    scan(s, "a", 3, 1, 1, true);
+    cn_scanidx_stats_t st;
+    assert_int_equal(cn_scanidx_rebuild(s, &st), 0);
+    assert_int_equal(st.applied, 2);
+    assert_int_equal(st.unreadable, 1);
+    cn_scan_t *v = NULL;
+    size_t n = 0;
+    assert_int_equal(cn_scanidx_list(s, "a", &v, &n), 0);
+    assert_int_equal(n, 2);
+    cn_scanidx_free(v, n);
+    cn_shard_close(&s);
+}
+
 typedef struct {
     cn_shard_t *s;
     uint64_t ids[25];
@@ -266,6 +297,7 @@ int main(void) {
         cmocka_unit_test(test_journal_lists_and_indexes_only_committed_entries),
         cmocka_unit_test(test_journal_replay_rebuilds_identical_answers),
         cmocka_unit_test(test_journal_lists_a_fenced_job_once),
+        cmocka_unit_test(test_journal_replay_skips_an_unreadable_entry),
         cmocka_unit_test(test_journal_ids_increase_strictly_under_concurrent_appends),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

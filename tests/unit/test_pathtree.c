@@ -335,7 +335,8 @@ static void test_pathtree_decoder_rejects_truncated_and_altered_bytes(void **sta
         }
     }
     assert_true(refused > blob.len * 6);
-    assert_int_equal(cn_ptree_decode("CNPT\x01\x00\x05\x01", 8, 0, &t), CN_ECORRUPT);
+    assert_int_equal(cn_ptree_decode("CNPT\x02\x00\x05\x01", 8, 0, &t), CN_ECORRUPT);
+    assert_int_equal(cn_ptree_decode("CNPT\x01\x00\x05\x01", 8, 0, &t), CN_EVERSION);
     cn_buf_free(&blob);
 }
 
