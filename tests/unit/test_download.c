@@ -454,6 +454,34 @@ static void test_project_downloaded_by_another_worker_is_updated_not_copied(void
     free(other);
 }
 
+static bool always(void *arg) {
+    (void)arg;
+    return true;
+}
+
+static void test_cancelled_download_stops_and_commits_nothing(void **state) {
+    fx_t *f = *state;
+    make_history(f);
+    cn_batch_t *b = cn_batch_new();
+    cn_download_t d = {.shard = f->shard,
+                       .pointers = b,
+                       .mirror_dir = f->mirror,
+                       .url = f->url,
+                       .project_id = 1,
+                       .job_id = 7,
+                       .lease_seq = 7,
+                       .attempt = 1,
+                       .cancelled = always};
+    cn_download_stats_t st;
+    bool fatal = true;
+    assert_int_equal(cn_download_run(&d, &st, &fatal), CN_ECANCELLED);
+    assert_false(fatal);
+    assert_int_equal(st.commits_new, 0);
+    cn_batch_destroy(&b);
+    Canopy__Heads *h = NULL;
+    assert_int_equal(cn_repo_latest_heads(f->shard, 1, &h), CN_ENOTFOUND);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_first_download_stores_full_history, setup, teardown),
@@ -465,6 +493,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_missing_object_fails_or_stores_what_is_consistent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thousands_of_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cancelled_download_stops_and_commits_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_project_downloaded_by_another_worker_is_updated_not_copied,
                                         setup, teardown),
     };

@@ -19,6 +19,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* A fetch that takes longer than this stops (the job's own timeout, when set,
+   stops it earlier through cancellation). */
+#define FETCH_TIMEOUT_MS (2u * 3600u * 1000u)
+
 static void fill_stamp(Canopy__Stamp *st) {
     canopy__stamp__init(st);
     st->version = (char *)cn_build_version();
@@ -383,6 +387,7 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
                        .attempt = cn_job_attempt(ctx),
                        .max_file_size = sp->max_file_size,
                        .allow_partial = sp->allow_partial,
+                       .fetch_timeout_ms = FETCH_TIMEOUT_MS,
                        .cancelled = job_cancelled,
                        .progress = job_progress,
                        .arg = ctx};
