@@ -97,10 +97,12 @@ int cn_qg_projects(const cn_cli_t *g, cn_gv_t *v) {
         cn_gv_free_logs(ls, nl);
     }
     cn_gv_free_projects(ps, n);
-    if (g->json)
+    if (g->json) {
+        cn_buf_putc(&b, ']');
         cn_print_buf(&b);
-    else
+    } else {
         print_text(&b);
+    }
     return 0;
 }
 
@@ -140,10 +142,12 @@ int cn_qg_log(const cn_cli_t *g, cn_gv_t *v, uint64_t project) {
         fprintf(stderr, "canopy: project %llu has no log entries\n", (unsigned long long)project);
         return CN_EXIT_FAIL;
     }
-    if (g->json)
+    if (g->json) {
+        cn_buf_putc(&b, ']');
         cn_print_buf(&b);
-    else
+    } else {
         print_text(&b);
+    }
     return 0;
 }
 
@@ -315,10 +319,12 @@ int cn_qg_commits(const cn_cli_t *g, cn_gv_t *v, uint64_t project, uint64_t limi
     free(q.h);
     free(seen.k);
     cn_rec_free(&h->base);
-    if (g->json)
+    if (g->json) {
+        cn_buf_putc(&b, ']');
         cn_print_buf(&b);
-    else
+    } else {
         print_text(&b);
+    }
     if (missing)
         fprintf(stderr, "canopy: %llu parent commits are not in the stores\n", (unsigned long long)missing);
     return 0;
