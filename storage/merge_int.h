@@ -84,6 +84,8 @@ typedef struct {
     size_t nsuperseded;
     mg_jentry_t *jentries;
     size_t njentries;
+    mg_jentry_t *jdups; /* copies of an entry in other shards (new_id: index in jentries) */
+    size_t njdups;
     mg_map_t evidence;       /* job -> a lease seen without any commit (problems) */
     mg_map_t evidence_shard; /* job -> 1 + index of the shard it was seen in */
     bool rebuild_scanidx;    /* a superseded lease had journal entries */

@@ -206,6 +206,7 @@ void mg_jobs_free(mg_t *m) {
     free(m->commits);
     for (size_t i = 0; i < m->njentries; i++) cn_rec_free(&m->jentries[i].e->base);
     free(m->jentries);
+    free(m->jdups);
     free(m->superseded);
     mg_map_free(&m->won_before);
     mg_map_free(&m->lease);

@@ -141,6 +141,29 @@ static int cmp_entry(const void *a, const void *b, void *arg) {
     return c;
 }
 
+/* The same entry in two shards (a copied shard): one merged entry. Sorted, so
+   copies are neighbours; a copy keeps the index of the entry it duplicates so
+   that its shard's commit pointers are renumbered too. */
+static void drop_duplicates(mg_t *m) {
+    size_t w = 0;
+    for (size_t i = 0; i < m->njentries; i++) {
+        const Canopy__JournalEntry *p = w ? m->jentries[w - 1].e : NULL, *q = m->jentries[i].e;
+        bool same = p && p->at_ms == q->at_ms && p->cause && q->cause &&
+                    p->cause->lease_seq == q->cause->lease_seq &&
+                    bytes_cmp(p->data_hash, q->data_hash) == 0 && bytes_cmp(p->metadata, q->metadata) == 0;
+        if (!same) {
+            m->jentries[w++] = m->jentries[i];
+            continue;
+        }
+        m->jdups = cn_xrealloc(m->jdups, (m->njdups + 1) * sizeof *m->jdups);
+        m->jdups[m->njdups++] = (mg_jentry_t){NULL, m->jentries[i].shard, m->jentries[i].old_id, w - 1};
+        cn_rec_free(&m->jentries[i].e->base);
+        m->rep->records[CN_CF_JOURNAL].new_--;
+        m->rep->records[CN_CF_JOURNAL].existing++;
+    }
+    m->njentries = w;
+}
+
 static int write_entries(mg_t *m) {
     uint64_t next = cn_journal_last(m->out) + 1;
     cn_batch_t *b = cn_batch_new();
@@ -195,6 +218,7 @@ int mg_journal_merge(mg_t *m) {
     }
     if (rc < 0) return rc;
     if (m->njentries) qsort_r(m->jentries, m->njentries, sizeof *m->jentries, cmp_entry, m);
+    drop_duplicates(m);
     if ((rc = write_entries(m)) < 0) return rc;
     if (m->rebuild_scanidx) {
         cn_scanidx_stats_t st;
@@ -229,6 +253,8 @@ int mg_jobs_write(mg_t *m) {
     mg_map_t *ids = cn_xcalloc(m->nsh ? m->nsh : 1, sizeof *ids);
     for (size_t i = 0; i < m->njentries; i++)
         mg_map_put(&ids[m->jentries[i].shard], m->jentries[i].old_id, m->jentries[i].new_id);
+    for (size_t i = 0; i < m->njdups; i++) /* new_id holds the index of the kept entry */
+        mg_map_put(&ids[m->jdups[i].shard], m->jdups[i].old_id, m->jentries[m->jdups[i].new_id].new_id);
     cn_rocks_batch_t *wb = cn_rocks_batch_new();
     cn_buf_t v = {0};
     int rc = 0;

@@ -369,6 +369,30 @@ static int count_chunks(cn_shard_t *m, uint64_t file, char *last, size_t n) {
     return c;
 }
 
+/* A copy of a shard (a restored backup under another name) adds nothing. */
+static void test_merge_of_a_copied_shard_adds_nothing(void **state) {
+    (void)state;
+    make_cluster();
+    assert_int_equal(system("cp -a shards/w2 shards/w2copy"), 0);
+    unlink("shards/w2copy/canopy.lock");
+    const char *two[] = {"shards/w1", "shards/w2"}, *three[] = {"shards/w1", "shards/w2", "shards/w2copy"};
+    cn_merge_report_t *r2 = merge("d2", two, 2), *r3 = merge("d3", three, 3);
+    cn_merge_digest_t d2, d3;
+    digest("d2", &d2);
+    digest("d3", &d3);
+    assert_memory_equal(d2.records, d3.records, sizeof d2.records);
+    assert_memory_equal(d2.hash, d3.hash, sizeof d2.hash);
+    assert_int_equal(total_new(r2), total_new(r3));
+    assert_false(has_problem(r3, 9, "more than one committed result"));
+    cn_shard_t *m = NULL;
+    assert_int_equal(cn_merge_open("d3", &m), 0);
+    cn_fsck_report_t fr = {0};
+    assert_int_equal(cn_shard_fsck(m, print_problem, NULL, &fr), 0);
+    cn_shard_close(&m);
+    cn_merge_report_free(&r2);
+    cn_merge_report_free(&r3);
+}
+
 static void test_merge_keeps_the_highest_version(void **state) {
     (void)state;
     cn_shard_t *w1 = open_w("shards/w1"), *w2 = open_w("shards/w2");
@@ -427,6 +451,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_merge_orders_scan_journals_and_indexes_them, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_is_incremental_and_a_higher_lease_supersedes, in_dir,
                                         out_dir),
+        cmocka_unit_test_setup_teardown(test_merge_of_a_copied_shard_adds_nothing, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_keeps_the_highest_version, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_open_before_a_merge_says_so_and_an_empty_merge_is_openable,
                                         in_dir, out_dir),
