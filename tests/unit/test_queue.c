@@ -294,6 +294,22 @@ static void test_memory_holds_only_active_jobs(void **state) {
     assert_true(more);
     assert_int_equal(jobs[0]->id, 101);
     cn_queue_list_free(q, jobs, n);
+    uint64_t x = submit(q, "scan", (spec_t){0}, NULL);
+    assert_int_equal(lease(q, now), x);
+    assert_int_equal(result(q, x, CANOPY__OUTCOME__FATAL, now), 1);
+    cn_queue_close(&q);
+    /* The start-up scan counts every stored job again (without keeping them). */
+    q = open_q("memory");
+    assert_int_equal(cn_queue_active(q), 0);
+    assert_int_equal(cn_queue_submitted_total(q), 20001);
+    assert_int_equal(cn_queue_succeeded_total(q), 20000);
+    assert_int_equal(cn_queue_count(q, 0, CANOPY__JOB_STATE__SUCCEEDED), 20000);
+    assert_int_equal(cn_queue_nkinds(q), 2);
+    assert_string_equal(cn_queue_kind_name(q, 1), "scan");
+    assert_int_equal(cn_queue_count(q, 1, CANOPY__JOB_STATE__DEAD), 1);
+    assert_int_equal(submit(q, "noop", (spec_t){0}, NULL), 20002);
+    assert_int_equal(lease(q, now), 20002);
+    assert_true(cn_queue_find(q, 20002)->rec->lease_seq > 20001); /* above every earlier lease */
     cn_queue_close(&q);
 }
 
