@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -252,10 +253,18 @@ static void daemon_main(cn_cluster_t *cl, cn_cli_t *g, const up_opts_t *o, int f
 
 static int detach(cn_cluster_t *cl, cn_cli_t *g, const up_opts_t *o) {
     int p[2];
-    if (pipe2(p, O_CLOEXEC) != 0) return cn_fail(cn_err(CN_ESYS, "pipe: %m"));
+    if (pipe2(p, O_CLOEXEC) != 0) {
+        teardown(cl);
+        return cn_fail(cn_err(CN_ESYS, "pipe: %m"));
+    }
     fflush(stdout);
     pid_t pid = fork();
-    if (pid < 0) return cn_fail(cn_err(CN_ESYS, "fork: %m"));
+    if (pid < 0) {
+        close(p[0]);
+        close(p[1]);
+        teardown(cl);
+        return cn_fail(cn_err(CN_ESYS, "fork: %m"));
+    }
     if (pid == 0) {
         close(p[0]);
         daemon_main(cl, g, o, p[1]);
@@ -292,17 +301,31 @@ int cn_cmd_up(cn_cli_t *g, int argc, char **argv) {
     cn_cluster_t cl = {0};
     cl.data = realpath(g->data, NULL);
     if (!cl.data) return cn_fail(cn_err(CN_ESYS, "cannot resolve %s: %m", g->data));
+    /* One supervisor per data directory: it holds up.lock for its lifetime (the
+       lock passes to the background supervisor with the fork; CLOEXEC keeps it
+       from the daemons). */
+    char *lockpath = cn_path_join(cl.data, "up.lock");
+    int lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    free(lockpath);
     int running = cn_up_running(cl.data);
-    if (running) {
-        rc = cn_err(CN_EEXIST,
-                    "a cluster is already up in %s (supervisor pid %d); canopy --data %s down stops it",
-                    cl.data, (int)running, cl.data);
+    if (lockfd < 0 || flock(lockfd, LOCK_EX | LOCK_NB) != 0 || running) {
+        rc = running
+                 ? cn_err(CN_EEXIST,
+                          "a cluster is already up in %s (supervisor pid %d); canopy --data %s down stops it",
+                          cl.data, running, cl.data)
+                 : cn_err(CN_ELOCKED, "a cluster is already up or starting in %s (%s/up.lock is held)",
+                          cl.data, cl.data);
+        if (lockfd >= 0) close(lockfd);
         free(cl.data);
         return cn_fail(rc);
     }
     setup(&cl, &o);
     cn_sup_block_signals(&cl);
-    if (o.detach) return detach(&cl, g, &o);
+    if (o.detach) {
+        rc = detach(&cl, g, &o);
+        close(lockfd); /* the background supervisor keeps its own reference */
+        return rc;
+    }
     rc = start_all(&cl, g, &o);
     if (rc == 0) {
         cn_buf_t b = {0};
@@ -315,5 +338,6 @@ int cn_cmd_up(cn_cli_t *g, int argc, char **argv) {
     }
     remove_pidfile(&cl);
     teardown(&cl);
+    close(lockfd);
     return rc ? cn_fail(rc) : 0;
 }
