@@ -124,12 +124,15 @@ static void make_options(cn_rocks_t *r, const cn_rocks_opts_t *o) {
        "absent" without a skip-list search (it halved the append cost). */
     rocksdb_options_set_memtable_prefix_bloom_size_ratio(r->opts, 0.05);
     rocksdb_options_set_memtable_whole_key_filtering(r->opts, 1);
+    /* Per family, with a cap on all memtables together: a shard has 16 families. */
     if (o->bulk) {
         rocksdb_options_set_write_buffer_size(r->opts, 128u << 20);
         rocksdb_options_set_max_write_buffer_number(r->opts, 4);
+        rocksdb_options_set_db_write_buffer_size(r->opts, 512u << 20);
     } else {
         rocksdb_options_set_write_buffer_size(r->opts, 64u << 20);
         rocksdb_options_set_max_write_buffer_number(r->opts, 3);
+        rocksdb_options_set_db_write_buffer_size(r->opts, 256u << 20);
     }
     r->ro = rocksdb_readoptions_create();
     r->wo_sync = rocksdb_writeoptions_create();
