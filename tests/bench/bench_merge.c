@@ -159,29 +159,66 @@ static int read_all(char **dirs, int n, uint64_t *records, uint64_t *bytes) {
     return 0;
 }
 
-static int run(const char *data, char **dirs, int n) {
-    uint64_t recs = 0, bytes = 0;
-    int rc = read_all(dirs, n, &recs, &bytes); /* warms the page cache */
-    uint64_t t1 = cn_mono_us();
+typedef struct {
+    double read_s, read_cpu, merge_s, merge_cpu;
+    uint64_t recs, merged, written;
+} round_t;
+
+/* One round: the floor (a sequential read), then a merge into a fresh store. */
+static int one_round(const char *data, char **dirs, int n, round_t *r) {
+    uint64_t bytes = 0, t1 = cn_mono_us();
     double c1 = cpu_s();
-    if (rc == 0) rc = read_all(dirs, n, &recs, &bytes);
-    double read_s = (double)(cn_mono_us() - t1) / 1e6, read_cpu = cpu_s() - c1;
+    int rc = read_all(dirs, n, &r->recs, &bytes);
+    r->read_s = (double)(cn_mono_us() - t1) / 1e6;
+    r->read_cpu = cpu_s() - c1;
+    cn_rm_rf(data);
     cn_merge_opts_t o = {.data_dir = data, .shards = (const char *const *)dirs, .nshards = (size_t)n};
     cn_merge_report_t *rep = NULL;
     uint64_t t3 = cn_mono_us();
     double c3 = cpu_s();
     if (rc == 0) rc = cn_merge_run(&o, &rep);
-    double merge_s = (double)(cn_mono_us() - t3) / 1e6, merge_cpu = cpu_s() - c3;
+    r->merge_s = (double)(cn_mono_us() - t3) / 1e6;
+    r->merge_cpu = cpu_s() - c3;
     if (rc < 0) return rc;
-    uint64_t written = 0;
-    for (int cf = 0; cf < CN_CF_COUNT_; cf++) written += rep->records[cf].new_;
-    printf("read:  %" PRIu64 " records from %d shards in %.2f s (cpu %.2f s): %.0f records/s\n", recs, n,
-           read_s, read_cpu, (double)recs / read_s);
-    printf("merge: %" PRIu64 " records read, %" PRIu64 " written in %.2f s (cpu %.2f s): %.0f records/s\n",
-           rep->records_read, written, merge_s, merge_cpu, (double)rep->records_read / merge_s);
-    printf("ratio: merge / sequential read = %.2f wall, %.2f cpu (goals: >= 1000000 records/s, ratio <= 2)\n",
-           merge_s / read_s, merge_cpu / read_cpu);
+    r->merged = rep->records_read;
+    r->written = 0;
+    for (int cf = 0; cf < CN_CF_COUNT_; cf++) r->written += rep->records[cf].new_;
     cn_merge_report_free(&rep);
+    return 0;
+}
+
+/* ROUNDS rounds (default 3) after a read that warms the page cache; the best
+   of each, as a machine shared with other work slows some rounds down. */
+static int run(const char *data, char **dirs, int n) {
+    uint64_t recs = 0, bytes = 0;
+    int rc = read_all(dirs, n, &recs, &bytes);
+    uint64_t rounds = 3;
+    const char *env = getenv("ROUNDS");
+    if (env && (!cn_parse_u64(env, &rounds) || rounds == 0)) rounds = 3;
+    round_t best = {0};
+    for (uint64_t i = 0; i < rounds && rc == 0; i++) {
+        round_t r = {0};
+        if ((rc = one_round(data, dirs, n, &r)) < 0) break;
+        printf("round %" PRIu64 ": read %" PRIu64 " records in %.2f s (cpu %.2f s); merge %" PRIu64
+               " records (%" PRIu64 " written) in %.2f s (cpu %.2f s); ratio %.2f wall, %.2f cpu\n",
+               i + 1, r.recs, r.read_s, r.read_cpu, r.merged, r.written, r.merge_s, r.merge_cpu,
+               r.merge_s / r.read_s, r.merge_cpu / r.read_cpu);
+        if (i == 0 || r.read_s < best.read_s) best.read_s = r.read_s;
+        if (i == 0 || r.read_cpu < best.read_cpu) best.read_cpu = r.read_cpu;
+        if (i == 0 || r.merge_s < best.merge_s) best.merge_s = r.merge_s;
+        if (i == 0 || r.merge_cpu < best.merge_cpu) best.merge_cpu = r.merge_cpu;
+        best.recs = r.recs;
+        best.merged = r.merged;
+    }
+    if (rc < 0) return rc;
+    printf("read:  %" PRIu64 " records from %d shards in %.2f s (cpu %.2f s): %.0f records/s\n", best.recs, n,
+           best.read_s, best.read_cpu, (double)best.recs / best.read_s);
+    printf("merge: %" PRIu64
+           " records in %.2f s (cpu %.2f s, 2 threads): %.0f records/s (%.0f per cpu second)\n",
+           best.merged, best.merge_s, best.merge_cpu, (double)best.merged / best.merge_s,
+           (double)best.merged / best.merge_cpu);
+    printf("ratio: merge / sequential read = %.2f wall, %.2f cpu (goals: >= 1000000 records/s, ratio <= 2)\n",
+           best.merge_s / best.read_s, best.merge_cpu / best.read_cpu);
     return 0;
 }
 
