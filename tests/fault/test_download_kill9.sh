@@ -18,7 +18,7 @@ deadline=$(( $(date +%s) + 120 ))
 while :; do
   j=$(cn --json job "$id")
   [ "$(jq -r .state <<<"$j")" = succeeded ] && fail "the download ended before it could be killed (make it bigger)"
-  if [ "$(jq -r .progress_unit <<<"$j")" = commits ] && [ "$(jq -r .progress_done <<<"$j")" -gt 300 ]; then break; fi
+  if [ "$(jq -r .progress_unit <<<"$j")" = commits ] && [ "$(jq -r .progress_done <<<"$j")" -gt 1200 ]; then break; fi
   [ "$(date +%s)" -ge "$deadline" ] && fail "the download never got under way: $j"
   sleep 0.05
 done

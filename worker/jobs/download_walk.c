@@ -16,8 +16,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define FLUSH_BYTES (32u << 20)
-#define FLUSH_RECORDS 50000u
+/* Appends happen at least this often, so that an attempt that is killed leaves
+   its work for the next one (which skips stored commits). */
+#define FLUSH_BYTES (8u << 20)
+#define FLUSH_RECORDS 8192u
+#define FLUSH_COMMITS 500u
 #define CHANGE_KEY_LEN (CN_REPO_PATH_HASH_LEN + CN_OID_LEN)
 #define GITLINK_MODE 0160000u
 
@@ -209,7 +212,8 @@ static int store_one(cn_dl_t *dl, const cn_oid_t *oid) {
     else if (rc == 0)
         put_commit(dl, oid, c);
     cn_git_commit_free(c);
-    if (rc == 0 && (cn_batch_bytes(dl->b) > FLUSH_BYTES || cn_batch_count(dl->b) > FLUSH_RECORDS))
+    if (rc == 0 && (cn_batch_bytes(dl->b) > FLUSH_BYTES || cn_batch_count(dl->b) > FLUSH_RECORDS ||
+                    dl->st->commits_new % FLUSH_COMMITS == 0))
         rc = cn_dl_flush(dl);
     return rc;
 }
