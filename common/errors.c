@@ -3,6 +3,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <string.h>
 
 static _Thread_local char detail[512];
 
@@ -36,10 +37,14 @@ const char *cn_strerror(int code) {
 }
 
 int cn_err(int code, const char *fmt, ...) {
+    /* Formatted aside first: callers may pass cn_err_detail() itself as an
+       argument ("%s: %s", path, cn_err_detail()) to add context. */
+    char tmp[sizeof detail];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(detail, sizeof detail, fmt, ap);
+    vsnprintf(tmp, sizeof tmp, fmt, ap);
     va_end(ap);
+    memcpy(detail, tmp, sizeof detail);
     return code;
 }
 

@@ -1,0 +1,271 @@
+/* test_cli_args.c: the CLI's parsing, without processes: durations, job ids,
+   --name VALUE options, the kind table building sleep/noop specs, `submit --from`
+   lines with their job options and errors naming the line, job JSON and state
+   names. The CLI is an executable, so its sources are compiled in here. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "../../cli/args.c"
+#include "../../cli/kind_noop.c"
+#include "../../cli/kind_sleep.c"
+#include "../../cli/kinds.c"
+#include "../../cli/print.c"
+#include "../../cli/submit_jobs.c"
+
+static void test_durations_take_units_and_reject_junk(void **state) {
+    (void)state;
+    uint64_t ms = 0;
+    assert_true(cn_parse_duration_ms("250ms", &ms));
+    assert_int_equal(ms, 250);
+    assert_true(cn_parse_duration_ms("2s", &ms));
+    assert_int_equal(ms, 2000);
+    assert_true(cn_parse_duration_ms("1.5m", &ms));
+    assert_int_equal(ms, 90000);
+    assert_true(cn_parse_duration_ms("1h", &ms));
+    assert_int_equal(ms, 3600000);
+    assert_true(cn_parse_duration_ms("3", &ms)); /* a bare number is seconds */
+    assert_int_equal(ms, 3000);
+    const char *bad[] = {"", "x", "-1s", "5d", "1e300", "2 s", "ms", "nan"};
+    for (size_t i = 0; i < CN_ARRAY_LEN(bad); i++) assert_false(cn_parse_duration_ms(bad[i], &ms));
+}
+
+static void test_job_ids_are_positive_integers(void **state) {
+    (void)state;
+    uint64_t id = 0;
+    assert_true(cn_parse_job_id("12", &id));
+    assert_int_equal(id, 12);
+    assert_true(cn_parse_job_id("#7", &id));
+    assert_int_equal(id, 7);
+    assert_false(cn_parse_job_id("0", &id));
+    assert_false(cn_parse_job_id("12a", &id));
+    assert_false(cn_parse_job_id("-3", &id));
+    assert_false(cn_parse_job_id("99999999999999999999999", &id));
+}
+
+static void test_option_values_both_spellings(void **state) {
+    (void)state;
+    char *argv[] = {(char *)"x",      (char *)"--key=a", (char *)"--key", (char *)"b",
+                    (char *)"--keyx", (char *)"c",       (char *)"--key"};
+    int argc = 7, i = 1;
+    const char *v = NULL;
+    assert_int_equal(cn_arg_value(argc, argv, &i, "--key", &v), 1);
+    assert_string_equal(v, "a");
+    i = 2;
+    assert_int_equal(cn_arg_value(argc, argv, &i, "--key", &v), 1);
+    assert_string_equal(v, "b");
+    assert_int_equal(i, 3);
+    i = 4;
+    assert_int_equal(cn_arg_value(argc, argv, &i, "--key", &v), 0);
+    i = 6;
+    assert_int_equal(cn_arg_value(argc, argv, &i, "--key", &v), CN_EINVAL);
+    cn_cli_t g = {.data = "d"};
+    char *gv[] = {(char *)"x", (char *)"--json", (char *)"--data", (char *)"/tmp/q",
+                  (char *)"--coordinator=tcp://h:1"};
+    for (i = 1; i < 5; i++) assert_int_equal(cn_arg_global(&g, 5, gv, &i), 1);
+    assert_true(g.json);
+    assert_string_equal(g.data, "/tmp/q");
+    assert_string_equal(g.coordinator, "tcp://h:1");
+}
+
+/* Builds a spec through the kind table from key=value pairs. */
+static int build(const char *kind, const char *const *kv, cn_buf_t *spec) {
+    cn_json_obj_t o = {cn_xcalloc(8, sizeof(cn_json_pair_t)), 0};
+    for (; kv[0]; kv += 2) o.pair[o.n++] = (cn_json_pair_t){(char *)kv[0], (char *)kv[1], CN_JSON_STR};
+    char *serial = NULL;
+    const cn_cli_kind_t *k = cn_cli_kind_find(kind);
+    assert_non_null(k);
+    int rc = k->build(&o, spec, &serial);
+    free(serial);
+    free(o.pair);
+    return rc;
+}
+
+static void test_sleep_kind_packs_its_spec_and_refuses_bad_args(void **state) {
+    (void)state;
+    cn_buf_t spec = {0};
+    const char *ok[] = {"ms", "20", "fail_attempts", "2", "fatal", "true", "message", "boom", NULL};
+    assert_int_equal(build("sleep", ok, &spec), 0);
+    Canopy__SleepSpec *m = canopy__sleep_spec__unpack(NULL, spec.len, spec.data);
+    assert_non_null(m);
+    assert_int_equal(m->ms, 20);
+    assert_int_equal(m->fail_attempts, 2);
+    assert_true(m->fatal);
+    assert_string_equal(m->message, "boom");
+    canopy__sleep_spec__free_unpacked(m, NULL);
+    cn_buf_reset(&spec);
+    const char *unknown[] = {"ms", "5", "colour", "red", NULL};
+    assert_int_equal(build("sleep", unknown, &spec), CN_EINVAL);
+    assert_non_null(strstr(cn_err_detail(), "colour"));
+    const char *negative[] = {"ms", "-3", NULL};
+    assert_int_equal(build("sleep", negative, &spec), CN_EINVAL);
+    const char *notbool[] = {"fatal", "maybe", NULL};
+    assert_int_equal(build("sleep", notbool, &spec), CN_EINVAL);
+    const char *none[] = {NULL};
+    cn_buf_reset(&spec);
+    assert_int_equal(build("noop", none, &spec), 0);
+    assert_int_equal(build("noop", ok, &spec), CN_EINVAL);
+    assert_null(cn_cli_kind_find("nosuchkind"));
+    cn_buf_free(&spec);
+}
+
+static void test_kinds_are_listed_in_name_order(void **state) {
+    (void)state;
+    const cn_cli_kind_t *prev = NULL;
+    int n = 0;
+    for (const cn_cli_kind_t *k = cn_cli_kind_next(NULL); k; k = cn_cli_kind_next(k), n++) {
+        if (prev) assert_true(strcmp(prev->name, k->name) < 0);
+        prev = k;
+    }
+    assert_int_equal(n, 2);
+}
+
+static const char *write_tmp(const char *name, const char *text) {
+    FILE *f = fopen(name, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+    return name;
+}
+
+static void test_from_lines_carry_job_options(void **state) {
+    (void)state;
+    const char *path =
+        write_tmp("jobs.txt", "# a comment\n"
+                              "{\"ms\": 20}\n"
+                              "\n"
+                              "  {\"ms\": 5, \"fail_attempts\": 1, \"priority\": -4, \"key\": \"k\"}\n"
+                              "{\"kind\": \"noop\", \"after\": [3, 4], \"max_attempts\": 7, "
+                              "\"timeout_ms\": 900}\n"
+                              "{\"ms\": 1, \"after\": 9}\r\n");
+    uint64_t after[] = {1};
+    cn_job_opts_t def = {.priority = 2, .after = after, .n_after = 1, .max_attempts = 3};
+    cn_joblist_t l = {0};
+    assert_int_equal(cn_submit_from(&l, path, "sleep", &def), 0);
+    assert_int_equal(l.n, 4);
+    assert_string_equal(l.v[0]->kind, "sleep");
+    assert_int_equal(l.v[0]->priority, 2); /* the command line's options */
+    assert_int_equal(l.v[0]->n_after, 1);
+    assert_int_equal(l.v[0]->after[0], 1);
+    assert_int_equal(l.v[1]->priority, -4);
+    assert_string_equal(l.v[1]->dedup_key, "k");
+    Canopy__SleepSpec *m = canopy__sleep_spec__unpack(NULL, l.v[1]->spec.len, l.v[1]->spec.data);
+    assert_non_null(m);
+    assert_int_equal(m->ms, 5);
+    assert_int_equal(m->fail_attempts, 1);
+    canopy__sleep_spec__free_unpacked(m, NULL);
+    assert_string_equal(l.v[2]->kind, "noop");
+    assert_int_equal(l.v[2]->n_after, 2);
+    assert_int_equal(l.v[2]->after[1], 4);
+    assert_int_equal(l.v[2]->max_attempts, 7);
+    assert_int_equal(l.v[2]->timeout_ms, 900);
+    assert_int_equal(l.v[3]->n_after, 1);
+    assert_int_equal(l.v[3]->after[0], 9);
+    cn_joblist_free(&l);
+}
+
+static void test_from_errors_name_the_line(void **state) {
+    (void)state;
+    cn_job_opts_t def = {0};
+    cn_joblist_t l = {0};
+    const char *bad[][2] = {
+        {"{\"ms\": 5}\n{\"ms\": \n", "bad.txt:2"},
+        {"{\"ms\": 5}\n{\"kind\": \"frob\"}\n", "unknown job kind 'frob'"},
+        {"{\"ms\": 5, \"priority\": \"high\"}\n", "priority"},
+        {"{\"ms\": 5, \"after\": \"x\"}\n", "after"},
+        {"{\"colour\": 1}\n", "colour"},
+    };
+    for (size_t i = 0; i < CN_ARRAY_LEN(bad); i++) {
+        write_tmp("bad.txt", bad[i][0]);
+        assert_int_equal(cn_submit_from(&l, "bad.txt", "sleep", &def), CN_EINVAL);
+        assert_non_null(strstr(cn_err_detail(), bad[i][1]));
+        cn_joblist_free(&l);
+    }
+    assert_int_not_equal(cn_submit_from(&l, "missing.txt", "sleep", &def), 0);
+    assert_int_equal(cn_submit_from(&l, write_tmp("nokind.txt", "{}\n"), NULL, &def), CN_EINVAL);
+    cn_joblist_free(&l);
+}
+
+static void test_after_lists(void **state) {
+    (void)state;
+    cn_job_opts_t o = {0};
+    assert_int_equal(cn_parse_after("12,13,#14", &o), 0);
+    assert_int_equal(o.n_after, 3);
+    assert_int_equal(o.after[2], 14);
+    assert_int_equal(cn_parse_after("12,,13", &o), CN_EINVAL);
+    assert_int_equal(cn_parse_after("x", &o), CN_EINVAL);
+    free(o.after);
+}
+
+static void test_job_json_shows_spec_and_history(void **state) {
+    (void)state;
+    Canopy__SleepSpec sp = CANOPY__SLEEP_SPEC__INIT;
+    sp.ms = 20;
+    cn_buf_t packed = {0};
+    cn_rec_pack(&sp.base, &packed);
+    Canopy__JobSpec js = CANOPY__JOB_SPEC__INIT;
+    js.kind = (char *)"sleep";
+    js.spec.data = packed.data;
+    js.spec.len = packed.len;
+    Canopy__AttemptRecord h = CANOPY__ATTEMPT_RECORD__INIT, *hp = &h;
+    h.attempt = 1;
+    h.worker = (char *)"w1";
+    h.outcome = CANOPY__JOB_STATE__SUCCEEDED;
+    h.result_accepted = true;
+    Canopy__Job j = CANOPY__JOB__INIT;
+    j.id = 5;
+    j.spec = &js;
+    j.state = CANOPY__JOB_STATE__SUCCEEDED;
+    j.error = (char *)"quote \" here";
+    j.history = &hp;
+    j.n_history = 1;
+    cn_buf_t b = {0};
+    cn_job_json(&b, &j, true);
+    const char *s = cn_buf_cstr(&b);
+    assert_non_null(strstr(s, "\"id\":5,\"kind\":\"sleep\",\"state\":\"succeeded\""));
+    assert_non_null(strstr(s, "\"spec\":{\"ms\":20,\"fail_attempts\":0,\"fatal\":false,\"message\":\"\"}"));
+    assert_non_null(strstr(s, "\"error\":\"quote \\\" here\""));
+    assert_non_null(strstr(s, "\"outcome\":\"succeeded\",\"error\":\"\",\"result_accepted\":true"));
+    cn_json_obj_t o;
+    assert_int_equal(cn_json_parse_object(s, b.len, &o), 0); /* well-formed */
+    cn_json_obj_free(&o);
+    cn_buf_free(&b);
+    cn_buf_free(&packed);
+}
+
+static void test_state_names_round_trip(void **state) {
+    (void)state;
+    for (int st = 1; st <= 7; st++) assert_int_equal(cn_state_parse(cn_state_name(st)), st);
+    assert_int_equal(cn_state_parse("sleepy"), 0);
+    assert_true(cn_state_final(CANOPY__JOB_STATE__DEAD));
+    assert_false(cn_state_final(CANOPY__JOB_STATE__FAILED)); /* failed attempts are retried */
+    char d[32];
+    cn_fmt_duration(d, sizeof d, 450);
+    assert_string_equal(d, "450ms");
+    cn_fmt_duration(d, sizeof d, 125000);
+    assert_string_equal(d, "2m05s");
+    char bar[16];
+    cn_fmt_bar(bar, sizeof bar, 5, 10, 10);
+    assert_string_equal(bar, "[#####.....]");
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_durations_take_units_and_reject_junk),
+        cmocka_unit_test(test_job_ids_are_positive_integers),
+        cmocka_unit_test(test_option_values_both_spellings),
+        cmocka_unit_test(test_sleep_kind_packs_its_spec_and_refuses_bad_args),
+        cmocka_unit_test(test_kinds_are_listed_in_name_order),
+        cmocka_unit_test(test_from_lines_carry_job_options),
+        cmocka_unit_test(test_from_errors_name_the_line),
+        cmocka_unit_test(test_after_lists),
+        cmocka_unit_test(test_job_json_shows_spec_and_history),
+        cmocka_unit_test(test_state_names_round_trip),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
