@@ -437,6 +437,14 @@ int cn_queue_list(cn_queue_t *q, Canopy__JobState state, const char *kind, uint6
             if (list_match(j->rec, state, kind)) rec = copy_job(j->rec, &tmp);
         } else {
             const uint8_t *v = cn_rocks_iter_value(it, &vlen);
+            /* Filter on the packed record first: a filter that matches little must
+               not unpack every job in the store. */
+            job_peek_t pk;
+            if (peek_job(v, v + vlen, &pk) &&
+                ((state && pk.state != (uint64_t)state) ||
+                 (kind && kind[0] &&
+                  (pk.kind_len != strlen(kind) || memcmp(pk.kind, kind, pk.kind_len) != 0))))
+                continue;
             if (cn_rec_unpack(&canopy__job__descriptor, v, vlen, (ProtobufCMessage **)&rec) != 0) continue;
             if (!list_match(rec, state, kind)) {
                 cn_rec_free(&rec->base);
