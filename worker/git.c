@@ -220,12 +220,76 @@ static int clone_into(const char *dir, const char *url, const cn_git_fetch_opts_
     return 0;
 }
 
+typedef struct {
+    char *name;
+    uint8_t oid[CN_OID_LEN];
+} direct_ref_t;
+
+static int cmp_direct(const void *a, const void *b) {
+    return strcmp(((const direct_ref_t *)a)->name, ((const direct_ref_t *)b)->name);
+}
+
+/* The direct branch and tag refs of repo, sorted by name (*n of them). */
+static direct_ref_t *direct_refs(git_repository *repo, size_t *n) {
+    static const char *const globs[] = {"refs/heads/*", "refs/tags/*"};
+    size_t cap = 64;
+    direct_ref_t *v = cn_xcalloc(cap, sizeof *v);
+    *n = 0;
+    for (size_t g = 0; g < 2; g++) {
+        git_reference_iterator *it = NULL;
+        if (git_reference_iterator_glob_new(&it, repo, globs[g]) < 0) continue;
+        git_reference *ref = NULL;
+        while (git_reference_next(&ref, it) == 0) {
+            if (git_reference_type(ref) == GIT_REFERENCE_DIRECT) {
+                if (*n == cap) v = cn_xrealloc(v, (cap *= 2) * sizeof *v);
+                v[*n].name = cn_xstrdup(git_reference_name(ref));
+                memcpy(v[*n].oid, git_reference_target(ref), CN_OID_LEN);
+                (*n)++;
+            }
+            git_reference_free(ref);
+        }
+        git_reference_iterator_free(it);
+    }
+    qsort(v, *n, sizeof *v, cmp_direct);
+    return v;
+}
+
+static void direct_free(direct_ref_t *v, size_t n) {
+    for (size_t i = 0; i < n; i++) free(v[i].name);
+    free(v);
+}
+
+/* True when a repository on this machine has exactly the mirror's branches and
+   tags: the fetch (whose local transport lists and peels every ref, pull
+   requests included) can be skipped. Any doubt answers false. */
+static bool local_unchanged(const char *dir, const char *url) {
+    if (strncmp(url, "file://", 7) != 0) return false;
+    git_repository *src = NULL, *mir = NULL;
+    bool same = false;
+    if (git_repository_open_ext(&src, url + 7, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) == 0 &&
+        git_repository_open_bare(&mir, dir) == 0) {
+        size_t na = 0, nb = 0;
+        direct_ref_t *a = direct_refs(src, &na), *b = direct_refs(mir, &nb);
+        same = na == nb;
+        for (size_t i = 0; same && i < na; i++)
+            same = strcmp(a[i].name, b[i].name) == 0 && memcmp(a[i].oid, b[i].oid, CN_OID_LEN) == 0;
+        direct_free(a, na);
+        direct_free(b, nb);
+    }
+    git_repository_free(mir);
+    git_repository_free(src);
+    git_error_clear();
+    return same;
+}
+
 int cn_git_mirror(const char *dir, const char *url, const cn_git_fetch_opts_t *o, cn_git_t **out) {
     cn_git_init();
     *out = NULL;
     struct stat sb;
     int rc;
-    if (stat(dir, &sb) == 0) {
+    if (stat(dir, &sb) == 0 && local_unchanged(dir, url)) {
+        rc = 0;
+    } else if (stat(dir, &sb) == 0) {
         git_repository *repo = NULL;
         rc = git_repository_open_bare(&repo, dir) < 0 ? CN_EGIT : fetch_into(repo, url, o);
         git_repository_free(repo);
