@@ -66,7 +66,12 @@ cn down >/dev/null || fail "down"
 # a backoff that doubles (100, 200, 400 ms ...) until it can.
 "$CN_BIN/canopy-worker" --data "$D" --name w1 --coordinator "ipc://$T/nothing.sock" >"$T/holder.log" 2>&1 &
 holder=$!
-for i in $(seq 1 50); do [ -e "$D/shards/w1/LOCK" ] && break; sleep 0.1; done
+deadline=$(( $(date +%s) + 15 ))
+until [ "$(tr -d '\n' <"$D/shards/w1/canopy.lock" 2>/dev/null)" = "$holder" ]; do  # its pid: it holds the shard
+  gone "$holder" && fail "the holder worker exited: $(cat "$T/holder.log")"
+  [ "$(date +%s)" -ge "$deadline" ] && fail "the holder worker did not take w1's shard"
+  sleep 0.1
+done
 up 2 1
 grep -q "w1 .*EXITED at start" "$T/up.out" || fail "up does not say w1 exited: $(cat "$T/up.out")"
 deadline=$(( $(date +%s) + 15 ))
