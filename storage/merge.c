@@ -10,6 +10,7 @@
 #include "log.h"
 
 #include <dirent.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -97,7 +98,13 @@ static int open_moved(mg_t *m, const cn_merge_opts_t *o, const mg_gen_t *g) {
     if (g->cur_dir) {
         cn_shard_opts_t ro = {.read_only = true};
         int rc = cn_shard_open(g->cur_dir, &ro, &cur);
-        if (rc < 0) return rc;
+        if (rc < 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", cn_err_detail()); /* cn_err rewrites the detail */
+            return cn_err(rc,
+                          "the merged store %s cannot be opened (%s); remove %s to merge every shard again",
+                          g->cur_dir, why, g->root);
+        }
     }
     size_t n = 0;
     char **dirs = list_shards(o, &n);

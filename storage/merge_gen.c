@@ -135,6 +135,13 @@ int mg_gen_begin(const char *data_dir, mg_gen_t *g) {
     if (g->cur) {
         snprintf(name, sizeof name, "gen-%06" PRIu64, g->cur);
         g->cur_dir = cn_path_join(g->root, name);
+        struct stat st;
+        if (stat(g->cur_dir, &st) != 0) { /* removed by hand: the shards are the truth */
+            CN_WARN("merge: %s names %s, which is gone: merging every shard from the start", CURRENT,
+                    g->cur_dir);
+            free(g->cur_dir);
+            g->cur_dir = NULL;
+        }
     }
     g->next = g->cur + 1;
     snprintf(name, sizeof name, "gen-%06" PRIu64, g->next);

@@ -222,8 +222,11 @@ static int run_merge(fam_t *f) {
         src_load(best);
     }
     for (size_t i = 0; i < f->nsrc && rc == 0; i++) {
-        if ((rc = cn_rocks_iter_status(f->src[i].it)) < 0)
-            rc = cn_err(rc, "shard %s, family %s: %s", f->m->sh[i].name, cn_cf_name(f->cf), cn_err_detail());
+        if ((rc = cn_rocks_iter_status(f->src[i].it)) < 0) {
+            char why[512];
+            snprintf(why, sizeof why, "%s", cn_err_detail()); /* cn_err rewrites the detail */
+            rc = cn_err(rc, "shard %s, family %s: %s", f->m->sh[i].name, cn_cf_name(f->cf), why);
+        }
     }
     if (rc == 0 && f->rule->kind == MG_VERSIONED) flush_best(f);
     return rc;
