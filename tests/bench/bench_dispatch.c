@@ -5,7 +5,8 @@
      bench_dispatch canopy CN_BIN DIR JOBS WORKERS SLOTS [fake]
        (fake: in-process no-op workers instead of canopy-worker processes)
      bench_dispatch latency CN_BIN DIR SAMPLES
-     bench_dispatch beanstalk DIR JOBS CONSUMERS PORT */
+     bench_dispatch beanstalk DIR JOBS CONSUMERS PORT [fsync]
+       (fsync: beanstalkd -f0, an fsync per binlog write) */
 #include "errors.h"
 #include "net.h"
 #include "util.h"
@@ -468,10 +469,17 @@ static void *bs_consumer(void *arg) {
     return NULL;
 }
 
-static int run_beanstalk(const char *dir, uint64_t jobs, int consumers, int port) {
+static int run_beanstalk(const char *dir, uint64_t jobs, int consumers, int port, bool fsync_each) {
     char *ports = cn_xasprintf("%d", port);
-    char *argv[] = {(char *)"/usr/bin/beanstalkd", (char *)"-b", (char *)dir, (char *)"-l",
-                    (char *)"127.0.0.1",           (char *)"-p", ports,       NULL};
+    char *argv[] = {(char *)"/usr/bin/beanstalkd",
+                    (char *)"-b",
+                    (char *)dir,
+                    (char *)"-l",
+                    (char *)"127.0.0.1",
+                    (char *)"-p",
+                    ports,
+                    fsync_each ? (char *)"-f0" : NULL,
+                    NULL};
     cn_mkdir_p(dir);
     spawn(argv);
     bconn_t p;
@@ -508,9 +516,12 @@ static int run_beanstalk(const char *dir, uint64_t jobs, int consumers, int port
     }
     for (int i = 0; i < consumers; i++) pthread_join(th[i], NULL);
     double secs = (double)(cn_mono_us() - t0) / 1e6;
-    printf("beanstalkd: %llu no-op jobs (put, reserve, delete; binlog -b, its default fsync policy), "
+    printf("beanstalkd: %llu no-op jobs (put, reserve, delete; binlog -b, %s), "
            "%d consumers: %.2f s, %.0f jobs/s\n",
-           (unsigned long long)jobs, consumers, secs, (double)jobs / secs);
+           (unsigned long long)jobs,
+           fsync_each ? "-f0: fsync every binlog write" : "its default fsync every 50 ms", consumers, secs,
+           (double)jobs / secs);
+    fflush(stdout);
     cn_buf_free(&b);
     close(p.fd);
     free(ports);
@@ -526,11 +537,11 @@ int main(int argc, char **argv) {
                           (unsigned)strtoul(argv[6], NULL, 10), argc > 7 && strcmp(argv[7], "fake") == 0);
     if (argc == 5 && strcmp(argv[1], "latency") == 0)
         return run_latency(argv[2], argv[3], (int)strtol(argv[4], NULL, 10));
-    if (argc == 6 && strcmp(argv[1], "beanstalk") == 0)
+    if ((argc == 6 || argc == 7) && strcmp(argv[1], "beanstalk") == 0)
         return run_beanstalk(argv[2], strtoull(argv[3], NULL, 10), (int)strtol(argv[4], NULL, 10),
-                             (int)strtol(argv[5], NULL, 10));
+                             (int)strtol(argv[5], NULL, 10), argc == 7 && strcmp(argv[6], "fsync") == 0);
     fprintf(stderr, "usage: bench_dispatch canopy CN_BIN DIR JOBS WORKERS SLOTS [fake]\n"
                     "       bench_dispatch latency CN_BIN DIR SAMPLES\n"
-                    "       bench_dispatch beanstalk DIR JOBS CONSUMERS PORT\n");
+                    "       bench_dispatch beanstalk DIR JOBS CONSUMERS PORT [fsync]\n");
     return 2;
 }

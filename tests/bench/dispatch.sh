@@ -25,5 +25,8 @@ echo "$beans"
 rc=$(echo "$canopy" | awk '/jobs\/s$/ {print $(NF-1)}')
 rb=$(echo "$beans" | awk '/jobs\/s$/ {print $(NF-1)}')
 awk -v c="$rc" -v b="$rb" 'BEGIN { printf "ratio canopy/beanstalkd: %.2fx (goal >= 2x, >= 50000 jobs/s)\n", c / b }'
+# For reference: beanstalkd made as durable as canopy (an fsync per write; canopy
+# acknowledges a submit only after its group commit is synced).
+"$BENCH" beanstalk "$T/beanstalkd-f0" 2000 2 $((PORT + 1)) fsync 2>"$T/beanstalkd-f0.log" || true
 "$BENCH" latency "$B" "$T/latency" "$SAMPLES" 2>"$T/latency.log"
 echo "(goals: p50 < 1 ms; coordinator RSS flat and < 200 MiB)"
