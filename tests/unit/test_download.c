@@ -454,6 +454,28 @@ static void test_project_downloaded_by_another_worker_is_updated_not_copied(void
     free(other);
 }
 
+static void test_broken_mirror_is_cloned_again(void **state) {
+    fx_t *f = *state;
+    make_history(f);
+    /* A mirror directory that is not a repository (a crash, a disk problem). */
+    sh(f, "mkdir -p mirror/1.git && echo junk > mirror/1.git/HEAD");
+    cn_download_stats_t st;
+    expect_ok(f, NULL, &st);
+    assert_int_equal(st.commits_new, 6);
+    check_all_commits(f);
+}
+
+static void test_unreachable_network_url_fails_and_may_be_retried(void **state) {
+    fx_t *f = *state;
+    cn_download_stats_t st;
+    bool fatal = true;
+    run_opts_t o = {.url = "http://127.0.0.1:9/nobody/here"};
+    int rc = run(f, &o, &st, &fatal);
+    assert_true(rc == CN_EUNREACHABLE || rc == CN_EGIT);
+    assert_false(fatal); /* a network may come back: the job is retried */
+    assert_non_null(strstr(cn_err_detail(), "127.0.0.1"));
+}
+
 static bool always(void *arg) {
     (void)arg;
     return true;
@@ -493,6 +515,9 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_missing_object_fails_or_stores_what_is_consistent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_thousands_of_refs, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_broken_mirror_is_cloned_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_unreachable_network_url_fails_and_may_be_retried, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_cancelled_download_stops_and_commits_nothing, setup, teardown),
         cmocka_unit_test_setup_teardown(test_project_downloaded_by_another_worker_is_updated_not_copied,
                                         setup, teardown),
