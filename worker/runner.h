@@ -46,6 +46,7 @@ typedef struct {
     char *summary;  /* owned JSON object; may be NULL */
     bool committed; /* its commit record is synced in the shard */
     bool drop;      /* stale lease: send nothing */
+    bool acked;     /* the worker loop's mark: the coordinator acknowledged it */
 } cn_job_result_t;
 
 /* What the loop needs to know about a job in flight. */

@@ -202,23 +202,38 @@ static void on_leases(worker_t *w, const Canopy__Envelope *env) {
     send_results(w, w->unacked + first, w->n_unacked - first);
 }
 
+/* Acks come in the order the results were sent and unacked is kept in that
+   order, so each lookup starts where the previous one matched: a batch of acks
+   costs one pass, not one scan per ack. */
 static void on_result_acks(worker_t *w, const Canopy__Envelope *env) {
     const Canopy__ResultAcks *a = env->result_acks;
-    for (size_t i = 0; i < a->n_ack; i++) {
+    size_t hint = 0, acked = 0;
+    for (size_t i = 0; i < a->n_ack && w->n_unacked; i++) {
         const Canopy__ResultAck *ack = a->ack[i];
-        for (size_t j = 0; j < w->n_unacked; j++) {
+        for (size_t k = 0; k < w->n_unacked; k++) {
+            size_t j = (hint + k) % w->n_unacked;
             cn_job_result_t *u = &w->unacked[j];
-            if (u->job_id != ack->job_id || u->lease_seq != ack->lease_seq) continue;
+            if (u->acked || u->job_id != ack->job_id || u->lease_seq != ack->lease_seq) continue;
             if (!ack->accepted) {
                 w->rejected++;
                 CN_WARN("job %llu: result for lease %llu rejected as stale", (unsigned long long)u->job_id,
                         (unsigned long long)u->lease_seq);
             }
-            cn_job_result_clear(u);
-            w->unacked[j] = w->unacked[--w->n_unacked];
+            u->acked = true;
+            acked++;
+            hint = j + 1;
             break;
         }
     }
+    if (!acked) return;
+    size_t keep = 0;
+    for (size_t j = 0; j < w->n_unacked; j++) {
+        if (w->unacked[j].acked)
+            cn_job_result_clear(&w->unacked[j]);
+        else
+            w->unacked[keep++] = w->unacked[j];
+    }
+    w->n_unacked = keep;
 }
 
 static void on_error(worker_t *w, const Canopy__Envelope *env) {
