@@ -380,6 +380,7 @@ static int setup(worker_t *w, const cn_worker_opts_t *o) {
     w->dead_after = 3;
     w->now = cn_mono_ms();
     w->backoff_ms = (uint64_t)w->hb_ms * w->dead_after;
+    srand((unsigned)getpid() ^ (unsigned)cn_mono_us()); /* reconnect jitter differs per worker */
     pthread_mutex_init(&w->wake_mu, NULL);
     Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
     Canopy__Bye bye = CANOPY__BYE__INIT; /* any small valid envelope will do */
