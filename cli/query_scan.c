@@ -4,6 +4,7 @@
    goes first once it exists) and answers through storage/scanidx.h, which
    takes one opened store. Output formatting: query_scan_out.c. */
 #include "cmd.h"
+#include "merge.h"
 #include "query_scan.h"
 
 #include <dirent.h>
@@ -56,9 +57,17 @@ int cn_qs_open(const cn_cli_t *g, bool write, cn_qs_stores_t *st) {
     }
     closedir(d);
     qsort(names, n, sizeof *names, by_name);
-    st->s = cn_xcalloc(n ? n : 1, sizeof *st->s);
-    st->name = cn_xcalloc(n ? n : 1, sizeof *st->name);
+    st->s = cn_xcalloc(n + 1, sizeof *st->s);
+    st->name = cn_xcalloc(n + 1, sizeof *st->name);
     int rc = 0;
+    /* Readers: the merged store first (its scans win over the shards' copies
+       of the same jobs), then every shard for what is not merged yet. */
+    cn_shard_t *merged = NULL;
+    if (!write && cn_merge_open(g->data ? g->data : "./canopy-data", &merged) == 0) {
+        st->s[st->n] = merged;
+        st->name[st->n++] = cn_xstrdup("merged");
+        st->merged = true;
+    }
     for (size_t i = 0; i < n; i++) {
         char *p = cn_path_join(dir, names[i]);
         cn_shard_opts_t o = {.read_only = !write, .worker = "canopy query scan"};
@@ -103,7 +112,26 @@ static int by_job(const void *a, const void *b) {
     const cn_qs_scan_t *x = a, *y = b;
     int c = strcmp(x->scan.meta->space, y->scan.meta->space);
     if (c) return c;
-    return x->scan.job_id < y->scan.job_id ? -1 : x->scan.job_id > y->scan.job_id;
+    if (x->scan.job_id != y->scan.job_id) return x->scan.job_id < y->scan.job_id ? -1 : 1;
+    return x->store < y->store ? -1 : x->store > y->store; /* the merged store first */
+}
+
+/* After sorting: one scan per (space, job), from the first store that has it
+   (the merged store), else the highest lease among the shards. */
+static size_t dedupe(cn_qs_scan_t *v, size_t n, bool merged) {
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (k && v[k - 1].scan.job_id == v[i].scan.job_id && v[i].scan.job_id != 0 &&
+            strcmp(v[k - 1].scan.meta->space, v[i].scan.meta->space) == 0) {
+            bool take = !(merged && v[k - 1].store == 0) && v[i].scan.lease_seq > v[k - 1].scan.lease_seq;
+            cn_qs_scan_t drop = take ? v[k - 1] : v[i];
+            if (take) v[k - 1] = v[i];
+            cn_rec_free(&drop.scan.meta->base);
+            continue;
+        }
+        v[k++] = v[i];
+    }
+    return k;
 }
 
 /* The scan of job (0: the latest of the space). NULL with a message if none. */
@@ -226,6 +254,7 @@ int cn_query_scan(const cn_cli_t *g, int argc, char **argv) {
     size_t n = 0;
     list_all(&st, a.space, &v, &n);
     qsort(v, n, sizeof *v, by_job);
+    n = dedupe(v, n, st.merged);
     const cn_qs_scan_t *sc = NULL;
     if (!a.ls && !a.stat && !a.find && !a.diff) {
         status = cn_qs_print_list(g, v, n, &st);

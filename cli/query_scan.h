@@ -14,6 +14,7 @@ typedef struct {
     cn_shard_t **s;
     char **name;
     size_t n;
+    bool merged; /* s[0] is the merged store */
 } cn_qs_stores_t;
 
 int cn_qs_open(const cn_cli_t *g, bool write, cn_qs_stores_t *st);

@@ -5,7 +5,7 @@
 # than 4,096 levels is scanned (the error is counted and listed, the scan goes
 # on); list, --ls, --stat, --find and --diff answer (text and --json); and
 # after `canopy down`, dropping and replaying the journals (--rebuild) gives
-# byte-identical answers. The cluster runs as an unprivileged user when the
+# byte-identical answers, and so does the merged store. The cluster runs as an unprivileged user when the
 # test runs as root, so permission bits really deny.
 source "$(dirname "$0")/cluster_lib.sh"
 # The output of a command that is expected to fail (pipefail would hide a match).
@@ -117,7 +117,7 @@ cn query scan "$SP" --scan "$a" --stat etc/app.conf >/dev/null || fail "--scan $
 
 # ---- replay: same answers after dropping the derived tables ----
 answers() {
-  cn --json query scan "$SP" | jq -c 'map(del(.shard))'
+  cn --json query scan "$SP" | jq -c 'map(del(.shard, .journal_id))'
   cn --json query scan "$SP" --scan "$a" --ls etc
   cn --json query scan "$SP" --ls bytes
   cn --json query scan "$SP" --scan "$a" --stat etc/app.conf
@@ -130,4 +130,10 @@ cn query scan --rebuild >"$T/rebuild.txt" || fail "rebuild: $(cat "$T/rebuild.tx
 grep -q "scans replayed" "$T/rebuild.txt" || fail "rebuild report"
 answers >"$T/after.txt"
 cmp -s "$T/before.txt" "$T/after.txt" || { diff "$T/before.txt" "$T/after.txt" | head >&2; fail "answers differ after replay"; }
+# ---- the merged store: queries read it first, with the same answers ----
+cn merge >"$T/merge.txt" 2>&1 || fail "merge: $(cat "$T/merge.txt")"
+cn --json query scan "$SP" | jq -e 'length == 2 and all(.[]; .shard == "merged")' >/dev/null \
+  || fail "scans not read from the merged store: $(cn --json query scan "$SP")"
+answers >"$T/merged.txt"
+cmp -s "$T/before.txt" "$T/merged.txt" || { diff "$T/before.txt" "$T/merged.txt" | head >&2; fail "answers differ from the merged store"; }
 log "scan CLI: all checks passed"
