@@ -15,4 +15,5 @@ step "merge: the merged store (record counts per family, content hash)"
 cn merge --digest
 step "merge: queries of the merged store"
 cn query projects || true
+cn query scan || true
 echo "merge: $(cn --json merge --digest | sed -n 's/.*"total":\([0-9]*\).*/\1/p') records in $DATA/merged/ (first merge $((t1 - t0)) ms)" >>"$SUMMARY"
