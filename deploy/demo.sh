@@ -17,7 +17,7 @@ while [ $# -gt 0 ]; do
     --data) DATA=$2; shift 2 ;;
     --workers) WORKERS=$2; shift 2 ;;
     --slots) SLOTS=$2; shift 2 ;;
-    -h|--help) sed -n '2,8p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,7p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
     *) echo "demo: unknown option $1 (see --help)" >&2; exit 2 ;;
   esac
 done
