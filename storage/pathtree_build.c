@@ -239,26 +239,26 @@ int cn_ptb_add(cn_ptb_t *b, const uint8_t *path, size_t len, const cn_pstat_t *s
         b->root_set = true;
         put_stat(b, &rs);
     }
-    /* Walk the new path's components against the cached previous path. */
+    /* Walk the new path's components against the cached previous path: a
+       cached component of length l matches when the same l bytes follow and
+       then '/' or the end (no search for the next '/' until they differ). */
     uint32_t d = 0;
     size_t start = 0;
     const uint8_t *pv = b->prev.data;
-    for (;;) {
+    while (d < b->depth) {
+        size_t l = b->stack_len[d + 1];
+        if (start + l > len || (start + l < len && path[start + l] != '/') ||
+            memcmp(pv + start, path + start, l) != 0)
+            break;
+        d++;
+        if (start + l == len) return cn_err(CN_EINVAL, "path tree: path out of order or repeated");
+        start += l + 1;
+    }
+    if (d < b->depth) {
         const uint8_t *slash = memchr(path + start, '/', len - start);
         size_t end = slash ? (size_t)(slash - path) : len;
-        if (d < b->depth && b->stack_off[d + 1] == start && b->stack_len[d + 1] == end - start &&
-            memcmp(pv + start, path + start, end - start) == 0) {
-            d++;
-            if (!slash) return cn_err(CN_EINVAL, "path tree: path out of order or repeated");
-            start = end + 1;
-            continue;
-        }
-        if (d < b->depth) {
-            size_t ol = b->stack_len[d + 1];
-            if (cn_path_cmp(pv + start, ol, path + start, end - start) >= 0)
-                return cn_err(CN_EINVAL, "path tree: paths are not in sorted order");
-        }
-        break;
+        if (cn_path_cmp(pv + start, b->stack_len[d + 1], path + start, end - start) >= 0)
+            return cn_err(CN_EINVAL, "path tree: paths are not in sorted order");
     }
     if (b->type[b->stack_node[d]] != CN_PT_DIR)
         return cn_err(CN_EINVAL, "path tree: an entry under a non-directory");
