@@ -382,6 +382,56 @@ static void test_kill9_restart_reopens_the_same_shard(void **state) {
     assert_true(shard_has_commit(c, 11)); /* the first run's commit, same shard */
 }
 
+static void test_heartbeat_reply_cancels_and_fences_running_jobs(void **state) {
+    fc_t *c = *state;
+    spawn(c, "2", "1000");
+    hello_welcome(c, "2");
+    send_leases(c, 20, 2, "sleep", 60000);
+    while (c->max_progress < 2) cn_wire_free(expect(c, CANOPY__ENVELOPE__BODY_HEARTBEAT, 5000));
+    /* Job 20 is cancelled by the user; job 21's lease was given to someone else. */
+    Canopy__LeaseRef cancel = CANOPY__LEASE_REF__INIT, stale = CANOPY__LEASE_REF__INIT;
+    cancel.job_id = 20;
+    cancel.lease_seq = 200;
+    stale.job_id = 21;
+    stale.lease_seq = 210;
+    Canopy__LeaseRef *cp = &cancel, *sp = &stale;
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    Canopy__HeartbeatReply r = CANOPY__HEARTBEAT_REPLY__INIT;
+    r.n_cancel = 1;
+    r.cancel = &cp;
+    r.n_stale = 1;
+    r.stale = &sp;
+    env.body_case = CANOPY__ENVELOPE__BODY_HEARTBEAT_REPLY;
+    env.heartbeat_reply = &r;
+    uint64_t t0 = cn_mono_ms();
+    send_to(c, &env);
+    Canopy__Envelope *res = expect(c, CANOPY__ENVELOPE__BODY_RESULTS, 5000);
+    assert_true(cn_mono_ms() - t0 < 1000);       /* stops within a second */
+    assert_int_equal(res->results->n_result, 1); /* nothing for the fenced lease */
+    assert_int_equal(res->results->result[0]->job_id, 20);
+    assert_int_equal(res->results->result[0]->outcome, CANOPY__OUTCOME__CANCELED);
+    send_acks(c, res->results);
+    cn_wire_free(res);
+    /* Job 21 stops too (its slice ends within 50 ms): it leaves the heartbeats,
+       and no result ever comes for it (expect() fails on any Results). */
+    uint64_t end = cn_mono_ms() + 2000;
+    for (int quiet = 0; quiet < 3;) {
+        Canopy__Envelope *hb = expect(c, CANOPY__ENVELOPE__BODY_HEARTBEAT, 5000);
+        if (hb->heartbeat->n_progress == 0) {
+            assert_int_equal(hb->heartbeat->free_slots, 2);
+            quiet++;
+        } else {
+            assert_int_equal(quiet, 0);
+            assert_true(cn_mono_ms() < end);
+        }
+        cn_wire_free(hb);
+        send_hb_reply(c, false);
+    }
+    stop_worker(c);
+    assert_false(shard_has_commit(c, 20));
+    assert_false(shard_has_commit(c, 21));
+}
+
 /* Keeps the worker's credit full of noop leases for a while, kills it with
    kill -9 in the middle of it, then checks that every result it had sent names a
    job whose commit record is in its shard: results go out only after the
@@ -488,6 +538,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_silent_coordinator_gets_a_new_hello, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_releases_a_long_sleep_and_exits_0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_restart_reopens_the_same_shard, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_heartbeat_reply_cancels_and_fences_running_jobs, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(test_every_result_sent_is_committed_even_after_kill9, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_curve_over_tcp_uses_the_workers_key, setup, teardown),
