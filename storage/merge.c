@@ -164,10 +164,12 @@ static int build_next(mg_t *m, const mg_gen_t *g) {
     m->gen_dir = g->next_dir;
     if ((rc = mg_jobs_resolve(m)) < 0) return rc;
     if ((rc = mg_check_stop(m)) < 0) return rc;
+    /* Before the families: a versioned record of a superseded lease must not
+       hide a lower version that wins now. */
+    if ((rc = mg_jobs_supersede(m)) < 0) return rc;
     if ((rc = mg_families_merge(m)) < 0) return rc;
     mg_pause_point("ingested");
     if ((rc = mg_check_stop(m)) < 0) return rc;
-    if ((rc = mg_jobs_supersede(m)) < 0) return rc;
     if ((rc = mg_journal_merge(m)) < 0) return rc;
     if ((rc = mg_jobs_write(m)) < 0) return rc;
     mg_jobs_unfinished(m);

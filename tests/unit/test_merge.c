@@ -411,6 +411,7 @@ static void test_merge_keeps_the_highest_version(void **state) {
     put_chunk(w1, 3, 12, 100, 2);
     put_chunk(w1, 4, 13, 200, 1);
     put_chunk(w2, 5, 14, 200, 1); /* a tie on version: the higher lease wins */
+    put_chunk(w1, 8, 17, 300, 3);
     cn_merge_report_t *r = merge(".", NULL, 0);
     cn_merge_report_free(&r);
     cn_shard_t *m = NULL;
@@ -424,6 +425,7 @@ static void test_merge_keeps_the_highest_version(void **state) {
     /* a newer version later replaces the merged one; an older one does not */
     put_chunk(w1, 6, 15, 100, 4);
     put_chunk(w1, 7, 16, 200, 0);
+    put_chunk(w2, 8, 21, 300, 2); /* job 8 again, under a higher lease: lease 17 was fenced */
     cn_shard_close(&w1);
     cn_shard_close(&w2);
     r = merge(".", NULL, 0);
@@ -433,6 +435,8 @@ static void test_merge_keeps_the_highest_version(void **state) {
     assert_string_equal(last, "v4/l15");
     assert_int_equal(count_chunks(m, 200, last, sizeof last), 1);
     assert_string_equal(last, "v1/l14");
+    assert_int_equal(count_chunks(m, 300, last, sizeof last), 1);
+    assert_string_equal(last, "v2/l21"); /* the fenced lease's higher version is gone */
     cn_shard_close(&m);
 }
 
