@@ -200,26 +200,28 @@ static void *fake_main(void *arg) {
     return NULL;
 }
 
-static uint64_t poll_status(cn_sock_t *s, uint64_t *req, bool *waiting, uint64_t *submitted_acked,
-                            uint64_t *inflight_batches) {
+/* Drains replies; sends a StatusRequest when may_send and none is pending.
+   Returns the succeeded total of a StatusReply, or UINT64_MAX if none came. */
+static uint64_t poll_status(cn_sock_t *s, uint64_t *req, bool may_send, bool *pending, bool *sent,
+                            uint64_t *submitted_acked) {
     uint64_t succeeded = UINT64_MAX;
     Canopy__Envelope *env;
+    *sent = false;
     while (cn_sock_recv(s, NULL, &env, 0) == 0) {
         if (env->body_case == CANOPY__ENVELOPE__BODY_SUBMIT_REPLY) {
             *submitted_acked += env->submit_reply->n_id;
-            (*inflight_batches)--;
         } else if (env->body_case == CANOPY__ENVELOPE__BODY_STATUS_REPLY) {
             succeeded = env->status_reply->succeeded_total;
-            *waiting = false;
+            *pending = false;
         } else if (env->body_case == CANOPY__ENVELOPE__BODY_ERROR) {
             fprintf(stderr, "error: %s\n", env->error->message);
             exit(1);
         }
         cn_wire_free(env);
     }
-    if (!*waiting) {
+    if (may_send && !*pending) {
         send_status(s, ++*req);
-        *waiting = true;
+        *pending = *sent = true;
     }
     return succeeded;
 }
@@ -288,26 +290,21 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
     start_workers(bin, dir, router, workers, slots, fake, fakes, threads);
     cn_sock_t *s = client(router);
     wait_workers(s, workers);
-    uint64_t t0 = cn_mono_us(), submitted = 0, acked = 0, succeeded = 0, req = 10, batches = 0, last_poll = 0;
-    bool waiting = false;
+    uint64_t t0 = cn_mono_us(), submitted = 0, acked = 0, succeeded = 0, req = 10, last_poll = 0;
+    bool pending = false;
     while (succeeded < jobs) {
         while (submitted < jobs && submitted - succeeded < WINDOW) {
             size_t n = (size_t)CN_MIN((uint64_t)BATCH, jobs - submitted);
             send_submit(s, ++req, n);
             submitted += n;
-            batches++;
         }
         cn_sock_t *socks[1] = {s};
-        bool ready;
+        bool ready, sent;
         cn_poll(socks, &ready, 1, 5);
         uint64_t now = cn_mono_us();
-        bool may_poll = now - last_poll > 100000; /* 10 status polls a second */
-        if (may_poll)
-            last_poll = now;
-        else
-            waiting = true; /* only drain replies */
-        uint64_t got = poll_status(s, &req, &waiting, &acked, &batches);
-        if (!may_poll && got == UINT64_MAX) waiting = false;
+        /* At most 10 status polls a second: the client must not load the coordinator. */
+        uint64_t got = poll_status(s, &req, now - last_poll > 100000, &pending, &sent, &acked);
+        if (sent) last_poll = now;
         if (got != UINT64_MAX) succeeded = got;
     }
     double secs = (double)(cn_mono_us() - t0) / 1e6;
