@@ -75,8 +75,8 @@ static int local_path(const char *p, size_t n, const char *cwd, cn_buf_t *out) {
 
 /* Drops ".git" suffixes (and the slashes they may leave) from a network path. */
 static void strip_git_suffix(cn_buf_t *out, size_t path_start) {
-    size_t plen = out->len - path_start;
-    if (plen > 5 && memcmp(out->data + out->len - 4, ".git", 4) == 0 && out->data[out->len - 5] != '/')
+    while (out->len - path_start > 5 && memcmp(out->data + out->len - 4, ".git", 4) == 0 &&
+           out->data[out->len - 5] != '/')
         out->len -= 4;
     while (out->len > path_start + 1 && out->data[out->len - 1] == '/') out->len--;
 }
@@ -140,7 +140,19 @@ static int network_url(const char *scheme, const char *dport, const char *rest, 
     if (rc < 0) return rc;
     size_t path_start = out->len;
     if (slash) normalise_path(slash, n - alen, out);
-    strip_git_suffix(out, path_start);
+    /* Dropping ".git" can leave "." or ".." last ("/o/...git"): normalise again
+       until nothing changes (each round that changes something is shorter). */
+    for (;;) {
+        strip_git_suffix(out, path_start);
+        cn_buf_t tmp = {0};
+        normalise_path((const char *)out->data + path_start, out->len - path_start, &tmp);
+        bool same =
+            tmp.len == out->len - path_start && memcmp(tmp.data, out->data + path_start, tmp.len) == 0;
+        out->len = path_start;
+        cn_buf_append(out, tmp.data, tmp.len);
+        cn_buf_free(&tmp);
+        if (same) break;
+    }
     if (out->len - path_start <= 1) return cn_err(CN_EINVAL, "the URL names a host but no repository path");
     return 0;
 }
