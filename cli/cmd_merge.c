@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static const char *const usage =
     "canopy merge [--json] [--threads N] [--shard DIR]... [--digest]\n"
@@ -47,6 +48,29 @@ static int print_digest(const cn_cli_t *g) {
     }
     cn_print_buf(&b);
     return 0;
+}
+
+typedef struct {
+    bool tty;
+    uint64_t start_ms, last_ms;
+} progress_t;
+
+/* Long merges show progress on stderr: one line redrawn on a terminal, else a
+   plain line at most every 2 s. */
+static void on_progress(void *arg, const char *phase, uint64_t done, uint64_t total, uint64_t records) {
+    progress_t *p = arg;
+    uint64_t now = cn_mono_ms();
+    if (p->tty) {
+        char bar[64];
+        cn_fmt_bar(bar, sizeof bar, done, total, 20);
+        fprintf(stderr, "\r%s %-8s %" PRIu64 "/%" PRIu64 "  %" PRIu64 " records read  %.1fs ", bar, phase,
+                done, total, records, (double)(now - p->start_ms) / 1000.0);
+        if (strcmp(phase, "switch") == 0) fputc('\n', stderr);
+    } else if (now - p->last_ms >= 2000) {
+        fprintf(stderr, "merge: %s %" PRIu64 "/%" PRIu64 ", %" PRIu64 " records read after %.1fs\n", phase,
+                done, total, records, (double)(now - p->start_ms) / 1000.0);
+        p->last_ms = now;
+    }
 }
 
 /* Parses the arguments; returns -1 to go on, else the exit status. */
@@ -90,7 +114,11 @@ int cn_cmd_merge(cn_cli_t *g, int argc, char **argv) {
     cn_merge_opts_t o = {.data_dir = g->data,
                          .shards = nshards ? shards : NULL,
                          .nshards = nshards,
-                         .threads = (unsigned)threads};
+                         .threads = (unsigned)threads,
+                         .progress = on_progress};
+    progress_t prog = {.tty = isatty(2) == 1, .start_ms = cn_mono_ms()};
+    prog.last_ms = prog.start_ms;
+    o.progress_arg = &prog;
     cn_merge_report_t *rep = NULL;
     int rc = cn_merge_run(&o, &rep);
     free(shards);

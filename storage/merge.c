@@ -150,6 +150,11 @@ static int write_watermarks(mg_t *m) {
     return rc;
 }
 
+void mg_progress(const mg_t *m, const char *phase, uint64_t done, uint64_t total) {
+    if (m->opts && m->opts->progress)
+        m->opts->progress(m->opts->progress_arg, phase, done, total, m->rep->records_read);
+}
+
 int mg_check_stop(const mg_t *m) {
     if (m->stop && m->stop(m->stop_arg))
         return cn_err(CN_ECANCELLED, "the merge was stopped; nothing changed");
@@ -167,9 +172,11 @@ static int build_next(mg_t *m, const mg_gen_t *g) {
     /* Before the families: a versioned record of a superseded lease must not
        hide a lower version that wins now. */
     if ((rc = mg_jobs_supersede(m)) < 0) return rc;
+    mg_progress(m, "families", 0, CN_CF_COUNT_ - 4);
     if ((rc = mg_families_merge(m)) < 0) return rc;
     mg_pause_point("ingested");
     if ((rc = mg_check_stop(m)) < 0) return rc;
+    mg_progress(m, "journal", 0, 1);
     if ((rc = mg_journal_merge(m)) < 0) return rc;
     if ((rc = mg_jobs_write(m)) < 0) return rc;
     mg_jobs_unfinished(m);
@@ -208,7 +215,7 @@ int cn_merge_run(const cn_merge_opts_t *o, cn_merge_report_t **out) {
     *out = NULL;
     uint64_t t0 = cn_mono_ms();
     cn_merge_report_t *rep = cn_xcalloc(1, sizeof *rep);
-    mg_t m = {.rep = rep, .threads = o->threads, .stop = o->stop, .stop_arg = o->stop_arg};
+    mg_t m = {.rep = rep, .threads = o->threads, .stop = o->stop, .stop_arg = o->stop_arg, .opts = o};
     pthread_mutex_init(&m.mu, NULL);
     mg_gen_t g;
     int rc = mg_gen_begin(o->data_dir, &g);
@@ -221,6 +228,7 @@ int cn_merge_run(const cn_merge_opts_t *o, cn_merge_report_t **out) {
         if (rc == 0) rc = build_next(&m, &g);
         if (rc == 0) mg_pause_point("closed");
         if (rc == 0) rc = mg_check_stop(&m);
+        if (rc == 0) mg_progress(&m, "switch", 0, 1);
         if (rc == 0) rc = mg_gen_switch(&g);
         if (rc == 0) rep->generation = g.cur;
     }

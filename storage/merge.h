@@ -22,6 +22,11 @@ typedef struct {
        the merge with CN_ECANCELLED, leaving the merged store as it was. */
     bool (*stop)(void *arg);
     void *stop_arg;
+    /* Progress (may be NULL): phase names ("shards", "families", "journal",
+       "switch"), done of total units, records read so far. Called from the
+       merge's threads, one call at a time. */
+    void (*progress)(void *arg, const char *phase, uint64_t done, uint64_t total, uint64_t records);
+    void *progress_arg;
 } cn_merge_opts_t;
 
 /* One family's counts: new = written into the merged store by this merge;

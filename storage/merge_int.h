@@ -76,6 +76,8 @@ typedef struct {
     unsigned threads;
     bool (*stop)(void *arg);
     void *stop_arg;
+    const cn_merge_opts_t *opts;
+    uint64_t families_done;
     mg_map_t won_before; /* job -> lease merged before this run */
     mg_map_t lease;      /* lease -> MG_OLD / MG_NEW */
     mg_commit_t *commits;
@@ -93,6 +95,8 @@ typedef struct {
 } mg_t;
 
 int mg_lease_class(const mg_t *m, uint64_t lease);
+/* Reports progress to the caller; the caller holds m->mu or runs alone. */
+void mg_progress(const mg_t *m, const char *phase, uint64_t done, uint64_t total);
 /* CN_ECANCELLED (with a detail) when the caller asked the merge to stop. */
 int mg_check_stop(const mg_t *m);
 

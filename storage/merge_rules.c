@@ -294,6 +294,7 @@ static int family_run(mg_t *m, cn_cf_t cf) {
     c->existing += f.cnt.existing;
     c->dropped += f.cnt.dropped;
     m->rep->records_read += f.read;
+    mg_progress(m, "families", ++m->families_done, CN_CF_COUNT_ - 4);
     pthread_mutex_unlock(&m->mu);
     CN_DEBUG("merge: family %s: %llu read, %llu new in %llu ms", cn_cf_name(cf), (unsigned long long)f.read,
              (unsigned long long)f.cnt.new_, (unsigned long long)(cn_mono_ms() - t0));
