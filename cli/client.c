@@ -21,7 +21,19 @@ struct cn_client {
     char *events;
     uint64_t next_req;
     int timeout_ms;
+    int curve; /* tcp:// only: 1 with CurveZMQ keys, -1 without */
 };
+
+/* The error for a coordinator that does not answer, with a hint for tcp:// where
+   a CurveZMQ handshake that fails is silent. */
+static int no_coordinator(const cn_client_t *c, int code) {
+    const char *hint = c->curve > 0   ? "; with CurveZMQ, is this client's public key in the coordinator's "
+                                        "keys/allowed/?"
+                       : c->curve < 0 ? "; a CurveZMQ coordinator also needs keys/coordinator.public and a "
+                                        "client key pair (canopy keygen) under --data"
+                                      : "";
+    return cn_err(code, "no coordinator at %s (is the cluster up? try canopy up%s)", c->endpoint, hint);
+}
 
 /* Reads router and pub endpoints from <data>/coordinator.endpoints, if any. */
 static void read_endpoints_file(const char *data, char **router, char **pub) {
@@ -64,7 +76,8 @@ static int open_sock(cn_client_t *c, const char *data) {
         server = read_key(data, "coordinator", "public");
         pub = read_key(data, name && *name ? name : "client", "public");
         sec = read_key(data, name && *name ? name : "client", "secret");
-        if (server && pub && sec) {
+        c->curve = server && pub && sec ? 1 : -1;
+        if (c->curve > 0) {
             o.curve_server_key = server;
             o.curve_public = pub;
             o.curve_secret = sec;
@@ -118,8 +131,7 @@ int cn_client_open(const cn_cli_t *g, cn_client_t **out) {
     c->next_req = ((uint64_t)getpid() << 20) + 1;
     /* Say so now rather than after the timeout. */
     if (ipc_dead(c->endpoint)) {
-        int rc =
-            cn_err(CN_EUNREACHABLE, "no coordinator at %s (is the cluster up? try canopy up)", c->endpoint);
+        int rc = no_coordinator(c, CN_EUNREACHABLE);
         cn_client_close(&c);
         return rc;
     }
@@ -157,9 +169,7 @@ int cn_client_send(cn_client_t *c, Canopy__Envelope *req, uint64_t *req_id) {
     for (;;) {
         int rc = cn_sock_send(c->sock, NULL, req, false);
         if (rc != CN_EAGAIN) return rc;
-        if (cn_mono_ms() >= deadline)
-            return cn_err(CN_EUNREACHABLE, "no coordinator at %s (is the cluster up? try canopy up)",
-                          c->endpoint);
+        if (cn_mono_ms() >= deadline) return no_coordinator(c, CN_EUNREACHABLE);
         cn_sleep_ms(5);
     }
 }
@@ -173,8 +183,7 @@ static int recv_raw(cn_client_t *c, Canopy__Envelope **reply, int wait) {
         int rc = cn_sock_recv(c->sock, NULL, reply, left > 0 ? left : 1);
         if (rc == CN_EAGAIN) {
             if (cn_mono_ms() < deadline) continue; /* interrupted by a signal */
-            return cn_err(CN_ETIMEOUT, "no coordinator at %s (is the cluster up? try canopy up)",
-                          c->endpoint);
+            return no_coordinator(c, CN_ETIMEOUT);
         }
         if (rc == CN_EPROTO || rc == CN_ETOOBIG || rc == CN_EVERSION) continue; /* counted, dropped */
         return rc;
@@ -212,9 +221,7 @@ int cn_client_call(cn_client_t *c, Canopy__Envelope *req, Canopy__Envelope__Body
     uint64_t deadline = cn_mono_ms() + (uint64_t)c->timeout_ms;
     for (;;) {
         uint64_t now = cn_mono_ms();
-        if (now >= deadline)
-            return cn_err(CN_ETIMEOUT, "no coordinator at %s (is the cluster up? try canopy up)",
-                          c->endpoint);
+        if (now >= deadline) return no_coordinator(c, CN_ETIMEOUT);
         Canopy__Envelope *env;
         rc = recv_raw(c, &env, (int)(deadline - now));
         if (rc) return rc;
