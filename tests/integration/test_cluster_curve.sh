@@ -17,12 +17,16 @@ cp "$W/keys/w1.public" "$C/keys/allowed/"
 cp "$K/keys/client.public" "$C/keys/allowed/"
 for d in "$W" "$K" "$X"; do cp "$C/keys/coordinator.public" "$d/keys/"; done
 
-port=$(( 20000 + RANDOM % 30000 ))
-ep="tcp://127.0.0.1:$port"
 # Started directly (not through a shell function) so that $! is the daemon: canopy
-# execs it in place.
-"$CANOPY" --data "$C" coordinator --endpoint "$ep" --pub "tcp://127.0.0.1:$((port + 1))" >"$T/coord.log" 2>&1 &
-cpid=$!
+# execs it in place. A port someone else holds makes it exit: try another.
+for try in 1 2 3 4 5; do
+  port=$(( 20000 + RANDOM % 30000 ))
+  ep="tcp://127.0.0.1:$port"
+  "$CANOPY" --data "$C" coordinator --endpoint "$ep" --pub "tcp://127.0.0.1:$((port + 1))" >"$T/coord.log" 2>&1 &
+  cpid=$!
+  sleep 0.5
+  gone "$cpid" || break
+done
 "$CANOPY" --data "$W" worker --coordinator "$ep" --name w1 --slots 2 >"$T/worker.log" 2>&1 &
 wpid=$!
 stop_daemons() { kill "$wpid" 2>/dev/null; wait "$wpid" 2>/dev/null; kill "$cpid" 2>/dev/null; wait "$cpid" 2>/dev/null; }
