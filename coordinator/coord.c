@@ -49,6 +49,8 @@ struct cn_coord {
     uint64_t rejected; /* well-formed messages a peer may not send */
     uint64_t start_ms, next_sweep;
     uint64_t messages, commits; /* for the log line at exit */
+    int subscriptions;          /* distinct topics subscribed on the event socket */
+    cn_buf_t frame;
     bool wrote_endpoints;
 };
 
@@ -122,8 +124,20 @@ static void publish(cn_coord_t *c, Canopy__Event *ev) {
     cn_put_be32(b->data + at, (uint32_t)(b->len - at - 4));
 }
 
+/* Subscriptions to the event socket: an event nobody subscribed to is not built. */
+static void read_subscriptions(cn_coord_t *c) {
+    while (cn_sock_recv_frame(c->pub, &c->frame, 0) == 0) {
+        if (c->frame.len < 1) continue;
+        if (c->frame.data[0] == 1)
+            c->subscriptions++;
+        else if (c->frame.data[0] == 0 && c->subscriptions > 0)
+            c->subscriptions--;
+    }
+}
+
 static void on_job_event(void *arg, const cn_qjob_t *j) {
     cn_coord_t *c = arg;
+    if (c->subscriptions == 0) return;
     const Canopy__Job *r = j->rec;
     Canopy__Event ev = CANOPY__EVENT__INIT;
     ev.job_id = r->id;
@@ -420,7 +434,7 @@ static int open_sockets(cn_coord_t *c) {
     if (rc) return rc;
     rc = cn_sock_bind(c->router, c->endpoint);
     if (rc) return rc;
-    rc = cn_sock_new(CN_SOCK_PUB, NULL, &c->pub);
+    rc = cn_sock_new(CN_SOCK_XPUB, NULL, &c->pub);
     if (rc) return rc;
     return cn_sock_bind(c->pub, c->pub_ep);
 }
@@ -532,16 +546,18 @@ static int turn(cn_coord_t *c) {
 int cn_coord_run(cn_coord_t *c, volatile sig_atomic_t *stop) {
     int rc = 0;
     while (!*stop && rc == 0) {
-        bool ready = false;
+        cn_sock_t *socks[2] = {c->router, c->pub};
+        bool ready[2] = {false, false};
         if (cn_queue_flying(c->q)) {
             /* Handle what has arrived meanwhile; with nothing to do, finish the write. */
-            if (cn_poll(&c->router, &ready, 1, 0) <= 0) {
+            if (cn_poll(socks, ready, 2, 0) <= 0) {
                 rc = finish_flight(c);
                 continue;
             }
-        } else if (cn_poll(&c->router, &ready, 1, poll_timeout(c, cn_wall_ms())) < 0 && *stop) {
+        } else if (cn_poll(socks, ready, 2, poll_timeout(c, cn_wall_ms())) < 0 && *stop) {
             break;
         }
+        if (ready[1]) read_subscriptions(c);
         rc = turn(c);
     }
     if (rc == 0) rc = finish_flight(c);
@@ -567,6 +583,7 @@ void cn_coord_destroy(cn_coord_t **self_p) {
         free(c->out[i].items);
         cn_buf_free(&c->out[i].events);
     }
+    cn_buf_free(&c->frame);
     free(c->data_dir);
     free(c->endpoint);
     free(c->pub_ep);

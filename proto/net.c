@@ -27,7 +27,7 @@ static void ctx_init(void) {
 static int zerr(const char *what) { return cn_err(CN_ESYS, "%s: %s", what, zmq_strerror(zmq_errno())); }
 
 int cn_sock_new(enum cn_sock_type type, const cn_sock_opts_t *o, cn_sock_t **out) {
-    static const int ztype[] = {ZMQ_ROUTER, ZMQ_DEALER, ZMQ_PUB, ZMQ_SUB};
+    static const int ztype[] = {ZMQ_ROUTER, ZMQ_DEALER, ZMQ_PUB, ZMQ_SUB, ZMQ_XPUB};
     pthread_once(&ctx_once, ctx_init);
     void *z = zmq_socket(ctx, ztype[type]);
     if (!z) return zerr("zmq_socket");
@@ -175,6 +175,22 @@ int cn_sock_recv(cn_sock_t *s, cn_peer_t *from, Canopy__Envelope **env, int time
 }
 
 uint64_t cn_sock_bad_count(const cn_sock_t *s) { return s->bad; }
+
+int cn_sock_recv_frame(cn_sock_t *s, cn_buf_t *out, int timeout_ms) {
+    uint8_t buf[4096];
+    if (timeout_ms != 0) {
+        zmq_pollitem_t it = {s->z, 0, ZMQ_POLLIN, 0};
+        int r = zmq_poll(&it, 1, timeout_ms);
+        if (r == -1) return zmq_errno() == EINTR ? CN_EAGAIN : zerr("poll");
+        if (r == 0) return CN_EAGAIN;
+    }
+    int n = zmq_recv(s->z, buf, sizeof buf, ZMQ_DONTWAIT);
+    if (n == -1) return zmq_errno() == EAGAIN ? CN_EAGAIN : zerr("recv");
+    if (has_more(s->z)) drain(s->z);
+    cn_buf_reset(out);
+    cn_buf_append(out, buf, CN_MIN((size_t)n, sizeof buf));
+    return 0;
+}
 
 int cn_poll(cn_sock_t **socks, bool *ready, int n, int timeout_ms) {
     zmq_pollitem_t items[16];

@@ -13,7 +13,9 @@
 
 typedef struct cn_sock cn_sock_t;
 
-enum cn_sock_type { CN_SOCK_ROUTER, CN_SOCK_DEALER, CN_SOCK_PUB, CN_SOCK_SUB };
+/* XPUB: a PUB that also receives its subscribers' (un)subscriptions
+   (cn_sock_recv_frame), so a publisher can skip work nobody listens to. */
+enum cn_sock_type { CN_SOCK_ROUTER, CN_SOCK_DEALER, CN_SOCK_PUB, CN_SOCK_SUB, CN_SOCK_XPUB };
 
 /* A ROUTER peer's routing id. */
 typedef struct {
@@ -52,6 +54,10 @@ int cn_sock_send_raw(cn_sock_t *s, const cn_peer_t *to, const void *data, size_t
    been consumed and counted in cn_sock_bad_count. */
 int cn_sock_recv(cn_sock_t *s, cn_peer_t *from, Canopy__Envelope **env, int timeout_ms);
 uint64_t cn_sock_bad_count(const cn_sock_t *s);
+/* Receives one raw frame (not an envelope) into out (reset first), waiting up to
+   timeout_ms: for XPUB subscription messages (byte 1 subscribe, 0 unsubscribe,
+   then the topic). Returns 0 or CN_EAGAIN. Frames over 4 KiB are truncated. */
+int cn_sock_recv_frame(cn_sock_t *s, cn_buf_t *out, int timeout_ms);
 
 /* Waits until one of socks is readable or timeout_ms passes (-1: forever).
    Sets ready[i]. Returns the number ready (0 on timeout) or CN_ESYS (EINTR

@@ -420,6 +420,51 @@ static void test_leases_are_readopted_after_coordinator_kill9(void **state) {
     cn_sock_destroy(&c);
 }
 
+static void test_events_reach_a_subscriber(void **state) {
+    (void)state;
+    start_coordinator();
+    cn_sock_t *c = dealer(NULL), *w = dealer("w1"), *sub;
+    assert_int_equal(cn_sock_new(CN_SOCK_SUB, NULL, &sub), 0);
+    assert_int_equal(cn_sock_subscribe_all(sub), 0);
+    char *ep = cn_xasprintf("ipc://%s/events.sock", data_dir);
+    assert_int_equal(cn_sock_connect(sub, ep), 0);
+    free(ep);
+    hello(w, "w1", 1, NULL, 0);
+    /* A subscription takes a moment to reach the publisher: submit until events flow. */
+    uint64_t id = 0;
+    Canopy__Envelope *ev = NULL;
+    for (int i = 0; i < 50 && !ev; i++) {
+        submit(c, 1, 0, &id);
+        ev = expect(sub, CANOPY__ENVELOPE__BODY_EVENT, 100);
+    }
+    assert_non_null(ev);
+    cn_wire_free(ev);
+    /* Every state change of the last job is published: queued or leased, then succeeded. */
+    bool leased = false, succeeded = false;
+    for (int i = 0; i < 50 && !succeeded; i++) {
+        Canopy__Envelope *l = wait_leases(w, "w1", 100);
+        if (l) {
+            for (size_t k = 0; k < l->leases->n_lease; k++)
+                result(w, "w1", l->leases->lease[k]->job_id, l->leases->lease[k]->lease_seq,
+                       CANOPY__OUTCOME__OK);
+            cn_wire_free(l);
+        }
+        while ((ev = expect(sub, CANOPY__ENVELOPE__BODY_EVENT, 20)) != NULL) {
+            if (ev->event->job_id == id) {
+                assert_string_equal(ev->event->kind, "noop");
+                leased |= ev->event->state == CANOPY__JOB_STATE__LEASED;
+                succeeded |= ev->event->state == CANOPY__JOB_STATE__SUCCEEDED;
+            }
+            cn_wire_free(ev);
+        }
+    }
+    assert_true(leased);
+    assert_true(succeeded);
+    cn_sock_destroy(&sub);
+    cn_sock_destroy(&w);
+    cn_sock_destroy(&c);
+}
+
 static void write_key(const char *dir, const char *name, const char *key) {
     char *path = cn_path_join(dir, name);
     assert_int_equal(cn_write_file_atomic(path, key, 40), 0);
@@ -489,6 +534,7 @@ int main(void) {
         cmocka_unit_test_teardown(test_dead_worker_loses_its_lease_and_its_late_result_is_fenced, teardown),
         cmocka_unit_test_teardown(test_timeout_backstop_fences_the_lease, teardown),
         cmocka_unit_test_teardown(test_leases_are_readopted_after_coordinator_kill9, teardown),
+        cmocka_unit_test_teardown(test_events_reach_a_subscriber, teardown),
         cmocka_unit_test_teardown(test_tcp_router_is_curve_with_an_allow_list, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
