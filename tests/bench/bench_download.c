@@ -1,6 +1,6 @@
 /* bench_download.c: times the download core (cn_download_run) on a repository:
-   one run storing commits and changed paths only (every file over a 1-byte
-   limit, so contents are not read), one full run, one re-download with no
+   one run storing commits and changed paths only (no_contents: file contents
+   are not looked at), one full run, one re-download with no
    change; prints the counts, times and the shard's size on disk as key=value
    lines for tests/bench/download.sh, which runs the peers (git log --raw,
    git cat-file --batch) and prints the table. Usage: bench_download REPO WORKDIR */
@@ -38,6 +38,7 @@ typedef struct {
 /* One run into the shard at dir (created when missing), committed. */
 static int run(const char *dir, const char *mirror, const char *url, uint64_t max_file, uint64_t lease,
                result_t *r) {
+    bool no_contents = max_file == 1; /* the commits-and-paths pass */
     cn_shard_t *s = NULL;
     cn_shard_opts_t so = {.create = true, .worker = "bench"};
     int rc = cn_shard_open(dir, &so, &s);
@@ -51,7 +52,8 @@ static int run(const char *dir, const char *mirror, const char *url, uint64_t ma
                        .job_id = lease,
                        .lease_seq = lease,
                        .attempt = 1,
-                       .max_file_size = max_file};
+                       .max_file_size = max_file,
+                       .no_contents = no_contents};
     bool fatal;
     uint64_t t0 = cn_mono_us();
     rc = cn_download_run(&d, &r->st, &fatal);

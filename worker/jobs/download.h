@@ -24,6 +24,7 @@ typedef struct {
     uint32_t attempt;
     uint64_t max_file_size;    /* 0: CN_REPO_MAX_FILE_DEFAULT */
     bool allow_partial;        /* store what is consistent, log what is missing */
+    bool no_contents;          /* benchmarks only: commits, changes, paths and users */
     uint64_t fetch_timeout_ms; /* 0: none */
     /* Other workers' shards (<data>/shards), read when this shard has no heads
        for the project yet, so a project downloaded elsewhere is updated, not

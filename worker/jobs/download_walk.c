@@ -74,7 +74,7 @@ static int on_change(void *arg, const cn_tdiff_change_t *c) {
     }
     if (!c->deleted) {
         memcpy(key + CN_REPO_PATH_HASH_LEN, c->oid->id, CN_OID_LEN);
-        if (c->mode != GITLINK_MODE && (c->mode & 0170000u) != 0040000u) {
+        if (c->mode != GITLINK_MODE && (c->mode & 0170000u) != 0040000u && !dl->d->no_contents) {
             if (cn_keyset_has(&dl->missing_blobs, c->oid)) {
                 note_missing(dl, "a file named again after it was found missing");
             } else if (cn_keyset_add(&dl->blobs, c->oid)) {
