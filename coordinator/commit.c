@@ -117,8 +117,44 @@ static int cmp_job_id(const void *a, const void *b) {
     return x < y ? -1 : x > y;
 }
 
+/* A job that got a record of its own leaves its submit batch; the batch goes
+   when no job is left in it (in the same write). */
+static void batch_release(cn_queue_t *q, cn_qjob_t *j) {
+    uintptr_t left = (uintptr_t)cn_u64map_get(&q->batches, j->batch_key);
+    if (left > 1) {
+        cn_u64map_put(&q->batches, j->batch_key, (void *)(left - 1));
+    } else {
+        uint8_t k[8];
+        cn_put_be64(k, j->batch_key);
+        cn_rocks_batch_delete(q->stage.batch, q->db, CF_BATCHES, k, 8);
+        cn_u64map_del(&q->batches, j->batch_key);
+    }
+    j->batch_key = 0;
+}
+
+/* The turn's new jobs that are still queued: one entry for all of them (a
+   JobInfoReply used as a list of jobs), keyed by the first id. */
+static void put_batch(cn_queue_t *q, size_t n) {
+    Canopy__JobInfoReply list = CANOPY__JOB_INFO_REPLY__INIT;
+    list.job = q->fresh;
+    list.n_job = n;
+    uint64_t key = q->fresh[0]->id; /* sorted: the smallest */
+    uint8_t k[8];
+    cn_put_be64(k, key);
+    cn_buf_reset(&q->scratch);
+    cn_rec_pack(&list.base, &q->scratch);
+    cn_rocks_batch_put(q->stage.batch, q->db, CF_BATCHES, k, 8, q->scratch.data, q->scratch.len);
+    cn_u64map_put(&q->batches, key, (void *)(uintptr_t)n);
+    for (size_t i = 0; i < n; i++) {
+        cn_qjob_t *j = cn_u64map_get(&q->jobs, q->fresh[i]->id);
+        j->fresh = false;
+        j->batch_key = key;
+    }
+}
+
 /* Packs the dirty records into the staged batch, in key order (RocksDB's
-   memtable inserts ascending keys faster). */
+   memtable inserts ascending keys faster). Jobs submitted in this turn that
+   are still queued go into one batch entry instead of a record each. */
 static void pack_dirty(cn_queue_t *q) {
     size_t nd = 0;
     for (cn_qjob_t *j = q->dirty; j; j = j->next_dirty) nd++;
@@ -129,17 +165,29 @@ static void pack_dirty(cn_queue_t *q) {
     nd = 0;
     for (cn_qjob_t *j = q->dirty; j; j = j->next_dirty) q->sorted[nd++] = j;
     qsort(q->sorted, nd, sizeof *q->sorted, cmp_job_id);
+    size_t nfresh = 0;
+    if (nd > q->capfresh) {
+        q->capfresh = nd * 2;
+        q->fresh = cn_xrealloc(q->fresh, q->capfresh * sizeof *q->fresh);
+    }
     for (size_t i = 0; i < nd; i++) {
         cn_qjob_t *j = q->sorted[i];
         j->next_dirty = NULL;
         j->dirty = false;
+        if (j->fresh && j->rec->state == CANOPY__JOB_STATE__QUEUED) {
+            q->fresh[nfresh++] = j->rec; /* stored with its batch, below */
+            continue;
+        }
+        j->fresh = false;
         uint8_t k[8];
         cn_put_be64(k, j->id);
         cn_buf_reset(&q->scratch);
         cn_rec_pack(&j->rec->base, &q->scratch);
         cn_rocks_batch_put(q->stage.batch, q->db, CF_JOBS, k, 8, q->scratch.data, q->scratch.len);
+        if (j->batch_key) batch_release(q, j);
     }
     q->dirty = NULL;
+    if (nfresh) put_batch(q, nfresh);
     if (q->meta_dirty) {
         cn_q_put_meta(q, "next_job_id", q->next_id);
         cn_q_put_meta(q, "lease_seq", q->lease_seq);

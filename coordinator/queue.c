@@ -1,7 +1,8 @@
-/* queue.c: the durable side of the job queue: the store layout, rebuilding RAM
-   state at open, submits, serial-key ids, group commit and paged listing.
-   Scheduling rules live in sched.c. Single-threaded (the coordinator loop).
-   Store (column families): jobs be64(id) -> packed Job; dedup key -> be64(id);
+/* queue.c: the durable side of the job queue: the store layout, open and
+   close, submits, serial-key ids and paged listing. Scheduling rules live in
+   sched.c, the group commit in commit.c, the start-up rebuild in rebuild.c.
+   Single-threaded (the coordinator loop). Store (column families): jobs
+   be64(id) -> packed Job; batches (see queue_int.h); dedup key -> be64(id);
    keys serial key -> be64(id); keyids be64(id) -> key; meta counters. */
 #include "queue_int.h"
 
@@ -14,9 +15,10 @@
 #include <string.h>
 #include <unistd.h>
 
-static const char *const cf_names[CF_COUNT_] = {"default", "jobs", "dedup", "keys", "keyids", "meta"};
+static const char *const cf_names[CF_COUNT_] = {"default", "jobs", "dedup",  "keys",
+                                                "keyids",  "meta", "batches"};
 
-#define MAX_KIND_LEN 64
+#define MAX_KIND_LEN CN_QMAX_KIND_LEN
 #define MAX_DEDUP_LEN 1024
 #define MAX_SERIAL_LEN 4096
 #define MAX_AFTER 1024
@@ -74,152 +76,6 @@ int cn_q_load(cn_queue_t *q, uint64_t id, Canopy__Job **out) {
     return rc;
 }
 
-static bool is_active_state(Canopy__JobState s) {
-    return s == CANOPY__JOB_STATE__QUEUED || s == CANOPY__JOB_STATE__LEASED ||
-           s == CANOPY__JOB_STATE__RUNNING || s == CANOPY__JOB_STATE__FAILED;
-}
-
-typedef struct {
-    uint64_t id, lease_seq, state;
-    const uint8_t *kind;
-    uint64_t kind_len;
-} job_peek_t;
-
-/* Skips one field of wire type wt; false when [*p, end) is malformed. */
-static bool skip_field(const uint8_t **p, const uint8_t *end, uint64_t wt, uint64_t *len_out) {
-    uint64_t v;
-    switch (wt) {
-    case 0:
-        return cn_get_varint(p, end, &v);
-    case 1:
-        if (end - *p < 8) return false;
-        *p += 8;
-        return true;
-    case 5:
-        if (end - *p < 4) return false;
-        *p += 4;
-        return true;
-    case 2:
-        if (!cn_get_varint(p, end, &v) || v > (uint64_t)(end - *p)) return false;
-        if (len_out) *len_out = v;
-        *p += v;
-        return true;
-    default:
-        return false;
-    }
-}
-
-/* The fields the counters need from a packed Job, without unpacking it (the
-   start-up scan reads every job ever submitted). False when malformed. */
-static bool peek_job(const uint8_t *p, const uint8_t *end, job_peek_t *out) {
-    memset(out, 0, sizeof *out);
-    while (p < end) {
-        uint64_t tag, v;
-        if (!cn_get_varint(&p, end, &tag)) return false;
-        uint64_t field = tag >> 3, wt = tag & 7;
-        if (wt == 0 && (field == 1 || field == 3 || field == 5)) {
-            if (!cn_get_varint(&p, end, &v)) return false;
-            if (field == 1)
-                out->id = v;
-            else if (field == 3)
-                out->state = v;
-            else
-                out->lease_seq = v;
-        } else if (wt == 2 && field == 2) {
-            uint64_t len = 0;
-            if (!skip_field(&p, end, wt, &len)) return false;
-            const uint8_t *sp = p - len;
-            while (sp < p) { /* JobSpec: field 1 is the kind */
-                uint64_t t2, l2 = 0;
-                if (!cn_get_varint(&sp, p, &t2) || !skip_field(&sp, p, t2 & 7, &l2)) return false;
-                if ((t2 >> 3) == 1 && (t2 & 7) == 2) {
-                    out->kind = sp - l2;
-                    out->kind_len = l2;
-                }
-            }
-        } else if (!skip_field(&p, end, wt, NULL)) {
-            return false;
-        }
-    }
-    return out->id != 0 && out->kind && out->kind_len > 0 && out->kind_len <= MAX_KIND_LEN;
-}
-
-/* Loads one stored job into the counters, and into RAM when it is active. */
-static int rebuild_one(cn_queue_t *q, const uint8_t *v, size_t vlen, cn_qjob_t ***act, size_t *nact,
-                       size_t *capact) {
-    job_peek_t pk;
-    if (peek_job(v, v + vlen, &pk) && pk.state < CN_QNSTATES &&
-        !is_active_state((Canopy__JobState)pk.state)) {
-        char kind[MAX_KIND_LEN + 1];
-        memcpy(kind, pk.kind, pk.kind_len);
-        kind[pk.kind_len] = '\0';
-        int k = cn_q_kind_index(q, kind, true);
-        if (k < 0) return k;
-        q->kinds[k].count[pk.state]++;
-        q->submitted_total++;
-        if (pk.state == CANOPY__JOB_STATE__SUCCEEDED) q->succeeded_total++;
-        if (pk.id >= q->next_id) q->next_id = pk.id + 1;
-        if (pk.lease_seq > q->lease_seq) q->lease_seq = pk.lease_seq;
-        return 0;
-    }
-    Canopy__Job *rec;
-    int rc = cn_rec_unpack(&canopy__job__descriptor, v, vlen, (ProtobufCMessage **)&rec);
-    if (rc) return rc;
-    if (!rec->spec || !rec->spec->kind || rec->id == 0) {
-        cn_rec_free(&rec->base);
-        return cn_err(CN_ECORRUPT, "stored job without a spec or id");
-    }
-    int k = cn_q_kind_index(q, rec->spec->kind, true);
-    if (k < 0) {
-        cn_rec_free(&rec->base);
-        return k;
-    }
-    unsigned st = rec->state < CN_QNSTATES ? (unsigned)rec->state : 0;
-    q->kinds[k].count[st]++;
-    q->submitted_total++;
-    if (rec->state == CANOPY__JOB_STATE__SUCCEEDED) q->succeeded_total++;
-    if (rec->id >= q->next_id) q->next_id = rec->id + 1;
-    if (rec->lease_seq > q->lease_seq) q->lease_seq = rec->lease_seq;
-    if (!is_active_state(rec->state)) {
-        cn_rec_free(&rec->base);
-        return 0;
-    }
-    if (*nact == *capact) {
-        *capact = *capact ? *capact * 2 : 1024;
-        *act = cn_xrealloc(*act, *capact * sizeof **act);
-    }
-    (*act)[(*nact)++] = cn_q_job_new(q, rec);
-    return 0;
-}
-
-static int rebuild(cn_queue_t *q, uint64_t now) {
-    cn_rocks_iter_t *it;
-    int rc = cn_rocks_iter_new(q->db, CF_JOBS, NULL, 0, &it);
-    if (rc) return rc;
-    cn_qjob_t **act = NULL;
-    size_t nact = 0, capact = 0, bad = 0;
-    for (cn_rocks_iter_seek_first(it); cn_rocks_iter_valid(it); cn_rocks_iter_next(it)) {
-        size_t vlen;
-        const uint8_t *v = cn_rocks_iter_value(it, &vlen);
-        if (rebuild_one(q, v, vlen, &act, &nact, &capact) != 0) bad++;
-    }
-    cn_rocks_iter_destroy(&it);
-    if (bad) CN_WARN("%zu stored jobs do not decode; they are skipped", bad);
-    /* Ids ascend, and `after` only names older jobs, so every active dependency
-       is in RAM before the jobs that wait for it are placed. */
-    for (size_t i = 0; i < nact; i++) {
-        cn_qjob_t *j = act[i];
-        if (j->rec->state == CANOPY__JOB_STATE__LEASED || j->rec->state == CANOPY__JOB_STATE__RUNNING) {
-            j->place = CN_QP_LEASED;
-            cn_q_key_hold(q, j);
-        }
-    }
-    for (size_t i = 0; i < nact; i++)
-        if (act[i]->place == CN_QP_NONE) cn_q_admit_new(q, act[i], now);
-    free(act);
-    return 0;
-}
-
 int cn_queue_open(const char *dir, const cn_queue_opts_t *opts, uint64_t now_ms, cn_queue_t **out) {
     cn_queue_t *q = cn_xcalloc(1, sizeof *q);
     q->o = *opts;
@@ -241,7 +97,7 @@ int cn_queue_open(const char *dir, const cn_queue_opts_t *opts, uint64_t now_ms,
     if (!q->next_id) q->next_id = 1;
     if (!q->next_key_id) q->next_key_id = 1;
     uint64_t t1 = cn_mono_ms();
-    rc = rebuild(q, now_ms);
+    rc = cn_q_rebuild(q, now_ms);
     CN_INFO("job store %s: opened in %llu ms, %llu jobs scanned in %llu ms, %zu active", dir,
             (unsigned long long)(t1 - t0), (unsigned long long)q->submitted_total,
             (unsigned long long)(cn_mono_ms() - t1), q->jobs.n);
@@ -273,6 +129,8 @@ void cn_queue_close(cn_queue_t **self_p) {
     pos = 0;
     while (cn_u64map_next(&q->keys, &pos, &k, &v)) free(v);
     cn_u64map_free(&q->keys);
+    cn_u64map_free(&q->batches);
+    free(q->fresh);
     for (size_t i = 0; i < q->nkinds; i++) {
         free(q->kinds[i].name);
         cn_heap_free(&q->kinds[i].ready);
@@ -357,6 +215,7 @@ int cn_queue_submit(cn_queue_t *q, Canopy__JobSpec **specp, uint64_t now, uint64
         cn_rocks_batch_put(q->stage.batch, q->db, CF_DEDUP, spec->dedup_key, strlen(spec->dedup_key), b, 8);
     }
     cn_qjob_t *j = cn_q_job_new(q, rec);
+    j->fresh = true;
     q->kinds[j->kind].count[CANOPY__JOB_STATE__QUEUED]++;
     q->submitted_total++;
     cn_q_dirty(q, j);
@@ -414,6 +273,64 @@ static bool list_match(const Canopy__Job *rec, Canopy__JobState state, const cha
     return true;
 }
 
+/* Active jobs without a record of their own in the jobs family (still only in
+   a submit batch, or submitted this turn) that match, id > after_id, by id. */
+static cn_qjob_t **unlisted(cn_queue_t *q, Canopy__JobState state, const char *kind, uint64_t after_id,
+                            size_t *n) {
+    cn_qjob_t **v = NULL;
+    size_t cap = 0, pos = 0;
+    uint64_t id;
+    void *p;
+    *n = 0;
+    while (cn_u64map_next(&q->jobs, &pos, &id, &p)) {
+        cn_qjob_t *j = p;
+        if (id <= after_id || (!j->fresh && !j->batch_key) || !list_match(j->rec, state, kind)) continue;
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 64;
+            v = cn_xrealloc(v, cap * sizeof *v);
+        }
+        v[(*n)++] = j;
+    }
+    if (*n) qsort(v, *n, sizeof *v, cn_q_cmp_id);
+    return v;
+}
+
+/* The next stored job that matches (the active one's RAM record when it is
+   active), unpacked and owned by the caller; NULL at the end. Advances it. */
+static Canopy__Job *next_stored(cn_queue_t *q, cn_rocks_iter_t *it, Canopy__JobState state, const char *kind,
+                                cn_buf_t *tmp, uint64_t *id) {
+    for (; cn_rocks_iter_valid(it); cn_rocks_iter_next(it)) {
+        size_t klen, vlen;
+        const uint8_t *key = cn_rocks_iter_key(it, &klen);
+        if (klen != 8) continue;
+        *id = cn_get_be64(key);
+        cn_qjob_t *j = cn_queue_find(q, *id);
+        Canopy__Job *rec = NULL;
+        if (j) {
+            if (list_match(j->rec, state, kind)) rec = copy_job(j->rec, tmp);
+        } else {
+            const uint8_t *v = cn_rocks_iter_value(it, &vlen);
+            /* Filter on the packed record first: a filter that matches little must
+               not unpack every job in the store. */
+            job_peek_t pk;
+            if (cn_q_peek_job(v, v + vlen, &pk) &&
+                ((state && pk.state != (uint64_t)state) ||
+                 (kind && kind[0] &&
+                  (pk.kind_len != strlen(kind) || memcmp(pk.kind, kind, pk.kind_len) != 0))))
+                continue;
+            if (cn_rec_unpack(&canopy__job__descriptor, v, vlen, (ProtobufCMessage **)&rec) != 0) continue;
+            if (!list_match(rec, state, kind)) {
+                cn_rec_free(&rec->base);
+                rec = NULL;
+            }
+        }
+        if (!rec) continue;
+        cn_rocks_iter_next(it);
+        return rec;
+    }
+    return NULL;
+}
+
 int cn_queue_list(cn_queue_t *q, Canopy__JobState state, const char *kind, uint64_t after_id, uint32_t limit,
                   Canopy__Job ***out, size_t *n, bool *more) {
     if (limit == 0) limit = 100;
@@ -426,30 +343,21 @@ int cn_queue_list(cn_queue_t *q, Canopy__JobState state, const char *kind, uint6
     if (rc) return rc;
     uint8_t k[8];
     cn_put_be64(k, after_id + 1);
+    cn_rocks_iter_seek(it, k, 8);
     cn_buf_t tmp = {0};
-    for (cn_rocks_iter_seek(it, k, 8); cn_rocks_iter_valid(it); cn_rocks_iter_next(it)) {
-        size_t klen, vlen;
-        const uint8_t *key = cn_rocks_iter_key(it, &klen);
-        if (klen != 8) continue;
-        cn_qjob_t *j = cn_queue_find(q, cn_get_be64(key));
-        Canopy__Job *rec = NULL;
-        if (j) {
-            if (list_match(j->rec, state, kind)) rec = copy_job(j->rec, &tmp);
+    size_t nx, xi = 0;
+    cn_qjob_t **extra = unlisted(q, state, kind, after_id, &nx);
+    uint64_t sid = 0;
+    Canopy__Job *srec = next_stored(q, it, state, kind, &tmp, &sid);
+    for (;;) { /* merge the two id-ordered streams */
+        Canopy__Job *rec;
+        if (xi < nx && (!srec || extra[xi]->id < sid)) {
+            rec = copy_job(extra[xi++]->rec, &tmp);
+        } else if (srec) {
+            rec = srec;
+            srec = next_stored(q, it, state, kind, &tmp, &sid);
         } else {
-            const uint8_t *v = cn_rocks_iter_value(it, &vlen);
-            /* Filter on the packed record first: a filter that matches little must
-               not unpack every job in the store. */
-            job_peek_t pk;
-            if (peek_job(v, v + vlen, &pk) &&
-                ((state && pk.state != (uint64_t)state) ||
-                 (kind && kind[0] &&
-                  (pk.kind_len != strlen(kind) || memcmp(pk.kind, kind, pk.kind_len) != 0))))
-                continue;
-            if (cn_rec_unpack(&canopy__job__descriptor, v, vlen, (ProtobufCMessage **)&rec) != 0) continue;
-            if (!list_match(rec, state, kind)) {
-                cn_rec_free(&rec->base);
-                rec = NULL;
-            }
+            break;
         }
         if (!rec) continue;
         if (*n == limit) {
@@ -459,6 +367,8 @@ int cn_queue_list(cn_queue_t *q, Canopy__JobState state, const char *kind, uint6
         }
         (*out)[(*n)++] = rec;
     }
+    if (srec) cn_rec_free(&srec->base);
+    free(extra);
     cn_buf_free(&tmp);
     cn_rocks_iter_destroy(&it);
     return 0;

@@ -36,7 +36,9 @@ typedef struct cn_qjob {
     uint16_t kind;
     uint8_t place;
     bool dirty;
-    bool in_done; /* listed for freeing after the commit */
+    bool in_done;       /* listed for freeing after the commit */
+    bool fresh;         /* submitted this turn: nothing of it is stored yet */
+    uint64_t batch_key; /* its only stored record is in this submit batch (0: a record of its own) */
     uint32_t deps_left;
     uint32_t nwaiters, capwaiters;
     uint64_t *waiters;            /* ids of jobs that run after this one */

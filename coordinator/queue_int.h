@@ -13,8 +13,13 @@
 #define CN_QMAX_KINDS 256
 #define CN_QNSTATES 8
 #define CN_QMAX_HISTORY 32
+#define CN_QMAX_KIND_LEN 64
 
-enum { CF_DEFAULT, CF_JOBS, CF_DEDUP, CF_KEYS, CF_KEYIDS, CF_META, CF_COUNT_ };
+/* batches: be64(first id) -> the jobs of one turn's submits that were still
+   queued when it was written (one entry instead of one per job); a job leaves
+   its batch when it gets a record of its own, and the batch is deleted when
+   none is left (see commit.c). */
+enum { CF_DEFAULT, CF_JOBS, CF_DEDUP, CF_KEYS, CF_KEYIDS, CF_META, CF_BATCHES, CF_COUNT_ };
 
 typedef struct {
     char *name;
@@ -62,8 +67,11 @@ struct cn_queue {
     bool flying;
     cn_qwriter_t w;
     cn_queue_opts_t o;
-    cn_u64map_t jobs; /* id -> cn_qjob_t*, active jobs */
-    cn_u64map_t keys; /* key id -> cn_qkey_t* */
+    cn_u64map_t jobs;    /* id -> cn_qjob_t*, active jobs */
+    cn_u64map_t keys;    /* key id -> cn_qkey_t* */
+    cn_u64map_t batches; /* batch key -> jobs still only in it (as a pointer-sized count) */
+    Canopy__Job **fresh; /* commit: fresh queued jobs of the turn */
+    size_t capfresh;
     cn_heap_t timer;
     cn_qkind_t kinds[CN_QMAX_KINDS];
     size_t nkinds;
@@ -98,6 +106,18 @@ void cn_q_pend_put(cn_u64map_t *m, const char *s, uint64_t id);
 void cn_q_gen_free(cn_qgen_t *g);
 void cn_q_writer_start(cn_queue_t *q);
 void cn_q_writer_stop(cn_queue_t *q);
+
+/* rebuild.c */
+typedef struct {
+    uint64_t id, lease_seq, state;
+    const uint8_t *kind;
+    uint64_t kind_len;
+} job_peek_t;
+/* The id, state, lease_seq and kind of a packed Job without unpacking it;
+   false when it is malformed. */
+bool cn_q_peek_job(const uint8_t *p, const uint8_t *end, job_peek_t *out);
+int cn_q_cmp_id(const void *a, const void *b); /* qsort of cn_qjob_t* by id */
+int cn_q_rebuild(cn_queue_t *q, uint64_t now);
 
 /* queue.c */
 void cn_q_put_meta(cn_queue_t *q, const char *name, uint64_t v);

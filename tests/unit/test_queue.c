@@ -387,6 +387,53 @@ static void test_u64map_survives_churn_and_shrinks(void **state) {
     cn_u64map_free(&m);
 }
 
+static void list_ids(cn_queue_t *q, Canopy__JobState st, uint64_t after, uint32_t limit, uint64_t *ids,
+                     size_t *n, bool *more) {
+    Canopy__Job **jobs;
+    assert_int_equal(cn_queue_list(q, st, NULL, after, limit, &jobs, n, more), 0);
+    for (size_t i = 0; i < *n; i++) ids[i] = jobs[i]->id;
+    cn_queue_list_free(q, jobs, *n);
+}
+
+static void test_listing_merges_jobs_stored_only_in_their_submit_batch(void **state) {
+    (void)state;
+    cn_queue_t *q = open_q("list");
+    for (int i = 0; i < 6; i++) submit(q, "noop", (spec_t){0}, NULL); /* one batch entry */
+    assert_int_equal(cn_queue_commit(q), 0);
+    assert_int_equal(lease(q, T0), 1); /* 1 and 3 get records of their own */
+    assert_int_equal(result(q, 1, CANOPY__OUTCOME__OK, T0), 1);
+    assert_int_equal(cn_queue_cancel(q, 3, T0), 0);
+    submit(q, "noop", (spec_t){0}, NULL); /* 7: submitted this turn, nothing stored yet */
+    uint64_t ids[16];
+    size_t n;
+    bool more;
+    list_ids(q, 0, 0, 100, ids, &n, &more);
+    assert_int_equal(n, 7); /* before the commit too: from RAM */
+    assert_int_equal(cn_queue_commit(q), 0);
+    list_ids(q, 0, 0, 100, ids, &n, &more);
+    assert_int_equal(n, 7);
+    for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], i + 1); /* merged in id order */
+    assert_false(more);
+    list_ids(q, CANOPY__JOB_STATE__QUEUED, 0, 100, ids, &n, &more);
+    assert_int_equal(n, 5);
+    assert_int_equal(ids[0], 2);
+    list_ids(q, 0, 2, 3, ids, &n, &more); /* paging */
+    assert_int_equal(n, 3);
+    assert_true(more);
+    assert_int_equal(ids[0], 3);
+    assert_int_equal(ids[2], 5);
+    cn_queue_close(&q);
+    q = open_q("list"); /* the same after a reopen */
+    assert_int_equal(cn_queue_active(q), 5);
+    list_ids(q, 0, 0, 100, ids, &n, &more);
+    assert_int_equal(n, 7);
+    for (size_t i = 0; i < n; i++) assert_int_equal(ids[i], i + 1);
+    assert_int_equal(state_of(q, 3), CANOPY__JOB_STATE__CANCELLED); /* its own record wins */
+    assert_int_equal(state_of(q, 1), CANOPY__JOB_STATE__SUCCEEDED);
+    assert_int_equal(lease(q, T0), 2);
+    cn_queue_close(&q);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_u64map_survives_churn_and_shrinks),
@@ -399,6 +446,7 @@ int main(void) {
         cmocka_unit_test(test_stale_and_repeated_results),
         cmocka_unit_test(test_cancel_queued_and_leased),
         cmocka_unit_test(test_memory_holds_only_active_jobs),
+        cmocka_unit_test(test_listing_merges_jobs_stored_only_in_their_submit_batch),
         cmocka_unit_test(test_reopen_rebuilds_the_same_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
