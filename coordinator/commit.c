@@ -164,7 +164,7 @@ static void pack_dirty(cn_queue_t *q) {
     }
     nd = 0;
     for (cn_qjob_t *j = q->dirty; j; j = j->next_dirty) q->sorted[nd++] = j;
-    qsort(q->sorted, nd, sizeof *q->sorted, cmp_job_id);
+    if (nd) qsort(q->sorted, nd, sizeof *q->sorted, cmp_job_id);
     size_t nfresh = 0;
     if (nd > q->capfresh) {
         q->capfresh = nd * 2;

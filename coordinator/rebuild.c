@@ -241,7 +241,7 @@ int cn_q_rebuild(cn_queue_t *q, uint64_t now) {
     if (bad) CN_WARN("%zu stored jobs do not decode; they are skipped", bad);
     /* Ids ascend, and `after` only names older jobs, so every active dependency
        is in RAM before the jobs that wait for it are placed. */
-    qsort(act, nact, sizeof *act, cn_q_cmp_id);
+    if (nact) qsort(act, nact, sizeof *act, cn_q_cmp_id);
     for (size_t i = 0; i < nact; i++) {
         cn_qjob_t *j = act[i];
         if (j->rec->state == CANOPY__JOB_STATE__LEASED || j->rec->state == CANOPY__JOB_STATE__RUNNING) {
