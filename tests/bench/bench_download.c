@@ -94,7 +94,19 @@ int main(int argc, char **argv) {
         return 0;
     }
     if (rc == 0) rc = run(full, mirror, url, 0, 3, &f);
-    if (rc == 0) rc = run(full, mirror, url, 0, 4, &again);
+    /* No change, five times: the median (the machine is shared). */
+    uint64_t nc[5];
+    for (int i = 0; i < 5 && rc == 0; i++) {
+        rc = run(full, mirror, url, 0, 4 + (uint64_t)i, &again);
+        nc[i] = again.ms;
+    }
+    for (int i = 1; i < 5; i++)
+        for (int j = i; j > 0 && nc[j - 1] > nc[j]; j--) {
+            uint64_t t = nc[j];
+            nc[j] = nc[j - 1];
+            nc[j - 1] = t;
+        }
+    again.ms = nc[2];
     if (rc < 0) {
         fprintf(stderr, "bench_download: %s: %s\n", cn_strerror(rc), cn_err_detail());
         return 1;
