@@ -389,6 +389,8 @@ static void test_leases_are_readopted_after_coordinator_kill9(void **state) {
     assert_int_equal(l->leases->n_lease, 2);
     uint64_t seq_a = l->leases->lease[0]->lease_seq, seq_b = l->leases->lease[1]->lease_seq;
     cn_wire_free(l);
+    uint64_t queued; /* no credit left: it stays queued (stored in its submit batch) */
+    submit(c, 1, 0, &queued);
     kill_coordinator();
     /* A longer dead interval here: the worker's reconnect is not part of this test. */
     start_coordinator_dead_after("20");
@@ -415,6 +417,11 @@ static void test_leases_are_readopted_after_coordinator_kill9(void **state) {
     assert_int_equal(j->attempts, 1);
     assert_int_equal(j->accepted_results, 1);
     cn_wire_free(h);
+    /* a's slot is free again: the job that was queued before the kill comes next. */
+    l = wait_leases(w, "w1", 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->lease[0]->job_id, queued);
+    cn_wire_free(l);
     assert_false(result(w, "w1", ids[1], seq_b, CANOPY__OUTCOME__OK)); /* b's old lease */
     cn_sock_destroy(&w);
     cn_sock_destroy(&c);
