@@ -8,7 +8,7 @@
 source "$(dirname "$0")/../integration/cluster_lib.sh"
 command -v git >/dev/null || { echo "SKIP: git is needed"; exit 77; }
 R="$T/src.git"
-python3 "$CN_SRC/tests/bench/gen_repo.py" "$R" "${CN_KILL_COMMITS:-3000}" 200 >/dev/null || fail "gen_repo"
+python3 "$CN_SRC/tests/bench/gen_repo.py" "$R" "${CN_KILL_COMMITS:-4000}" 200 >/dev/null || fail "gen_repo"
 total=$(git -C "$R" rev-list --all --count)
 
 up 1 1
@@ -18,7 +18,7 @@ deadline=$(( $(date +%s) + 120 ))
 while :; do
   j=$(cn --json job "$id")
   [ "$(jq -r .state <<<"$j")" = succeeded ] && fail "the download ended before it could be killed (make it bigger)"
-  if [ "$(jq -r .progress_unit <<<"$j")" = commits ] && [ "$(jq -r .progress_done <<<"$j")" -gt 1200 ]; then break; fi
+  if [ "$(jq -r .progress_unit <<<"$j")" = commits ] && [ "$(jq -r .progress_done <<<"$j")" -gt 600 ]; then break; fi
   [ "$(date +%s)" -ge "$deadline" ] && fail "the download never got under way: $j"
   sleep 0.05
 done
