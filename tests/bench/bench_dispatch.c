@@ -74,15 +74,21 @@ static pid_t start_coordinator(const char *bin, const char *dir, char **router) 
     return p;
 }
 
-static uint64_t vm_hwm_kib(pid_t pid) {
+/* A "VmXXX:" figure of /proc/PID/status in KiB. */
+static uint64_t vm_kib(pid_t pid, const char *field) {
     char path[64], line[256];
     snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
     FILE *f = fopen(path, "r");
     uint64_t kib = 0;
+    size_t n = strlen(field);
     while (f && fgets(line, sizeof line, f))
-        if (strncmp(line, "VmHWM:", 6) == 0) kib = strtoull(line + 6, NULL, 10);
+        if (strncmp(line, field, n) == 0) kib = strtoull(line + n, NULL, 10);
     if (f) fclose(f);
     return kib;
+}
+
+static uint64_t vm_hwm_kib(pid_t pid) {
+    return vm_kib(pid, "VmHWM:");
 }
 
 /* user + system CPU seconds of a process so far. */
@@ -292,6 +298,8 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
     wait_workers(s, workers);
     uint64_t t0 = cn_mono_us(), submitted = 0, acked = 0, succeeded = 0, req = 10, last_poll = 0;
     bool pending = false;
+    uint64_t rss[4] = {0};
+    int quarter = 0;
     while (succeeded < jobs) {
         while (submitted < jobs && submitted - succeeded < WINDOW) {
             size_t n = (size_t)CN_MIN((uint64_t)BATCH, jobs - submitted);
@@ -306,6 +314,7 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
         uint64_t got = poll_status(s, &req, now - last_poll > 100000, &pending, &sent, &acked);
         if (sent) last_poll = now;
         if (got != UINT64_MAX) succeeded = got;
+        while (quarter < 4 && succeeded >= jobs * (quarter + 1) / 4) rss[quarter++] = vm_kib(coord, "VmRSS:");
     }
     double secs = (double)(cn_mono_us() - t0) / 1e6;
     printf("canopy: %llu durable no-op jobs, %d %s workers x %u slots: %.2f s, %.0f jobs/s\n",
@@ -319,7 +328,11 @@ static int run_canopy(const char *bin, const char *dir, uint64_t jobs, int worke
         for (int i = 1; i < nchildren; i++) wcpu += cpu_secs(children[i]);
         printf("canopy: workers CPU %.2f s = %.1f us per job\n", wcpu, wcpu * 1e6 / (double)jobs);
     }
-    printf("canopy: coordinator peak RSS (VmHWM) %.1f MiB\n", (double)vm_hwm_kib(coord) / 1024.0);
+    printf(
+        "canopy: coordinator peak RSS (VmHWM) %.1f MiB; RSS after 1/4, 2/4, 3/4, all jobs: %.0f, %.0f, %.0f, "
+        "%.0f MiB\n",
+        (double)vm_hwm_kib(coord) / 1024.0, (double)rss[0] / 1024.0, (double)rss[1] / 1024.0,
+        (double)rss[2] / 1024.0, (double)rss[3] / 1024.0);
     fflush(stdout);
     for (int i = 0; i < workers && fake; i++) fakes[i].stop = 1;
     for (int i = 0; i < workers && fake; i++) pthread_join(threads[i], NULL);

@@ -4,11 +4,11 @@
 # reserve, delete; 2 consumers; binlog) in the same run; prints both rates and
 # the ratio, the submit-to-lease latency on an idle cluster (p50/p99), and the
 # coordinator's peak RSS after JOBS jobs.
-# Usage: tests/bench/dispatch.sh [BUILD_DIR]   (env: JOBS=1000000 SLOTS=128 SAMPLES=1000)
+# Usage: tests/bench/dispatch.sh [BUILD_DIR]   (env: JOBS=1000000 SLOTS=512 SAMPLES=1000)
 set -euo pipefail
 B=${1:-${CN_BIN:?give the build directory or set CN_BIN}}
 JOBS=${JOBS:-1000000}
-SLOTS=${SLOTS:-128}
+SLOTS=${SLOTS:-512}
 SAMPLES=${SAMPLES:-1000}
 BENCH="$B/tests/bench_dispatch"
 [ -x "$BENCH" ] || BENCH="$B/bench_dispatch"
