@@ -35,7 +35,7 @@ static void on_problem(void *arg, const char *problem) {
 
 /* Checks one shard; returns its problem count (or 1 if it cannot be opened). */
 static uint64_t check(const cn_cli_t *g, const char *name, const char *dir, cn_buf_t *out) {
-    cn_shard_opts_t o = {.read_only = true};
+    cn_shard_opts_t o = {.read_only = true, .paranoid = true};
     cn_shard_t *s = NULL;
     cn_fsck_report_t r = {0};
     cn_buf_t probs = {0};

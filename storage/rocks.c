@@ -110,6 +110,10 @@ static void make_options(cn_rocks_t *r, const cn_rocks_opts_t *o) {
     r->opts = rocksdb_options_create();
     rocksdb_options_set_block_based_table_factory(r->opts, r->bbto);
     rocksdb_options_set_create_if_missing(r->opts, o->create);
+    if (o->paranoid) {
+        rocksdb_options_set_paranoid_checks(r->opts, 1);
+        rocksdb_options_set_wal_recovery_mode(r->opts, 0); /* kTolerateCorruptedTailRecords */
+    }
     rocksdb_options_set_create_missing_column_families(r->opts, o->create);
     /* Large values are zstd already; LZ4 is cheap for the small records. */
     rocksdb_options_set_compression(r->opts, rocksdb_lz4_compression);

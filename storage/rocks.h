@@ -21,6 +21,9 @@ typedef struct {
     bool create;             /* create the database and missing families */
     bool bulk;               /* tuned for bulk loading (larger memtables) */
     size_t block_cache_mb;   /* 0: default */
+    bool paranoid;           /* fsck: a corrupt record inside the WAL fails the open
+                                (a torn tail is still tolerated) instead of being
+                                silently cut off with everything after it */
 } cn_rocks_opts_t;
 
 /* Opens dir with the given column families (cfs[0] may be "default"; missing ones

@@ -172,7 +172,9 @@ int cn_shard_open(const char *dir, const cn_shard_opts_t *opts, cn_shard_t **out
     s->worker = opts->worker ? cn_xstrdup(opts->worker) : NULL;
     pthread_mutex_init(&s->append_mu, NULL);
     pthread_rwlock_init(&s->cf_lock, NULL);
-    cn_rocks_opts_t ro = {.read_only = opts->read_only, .create = opts->create && !opts->read_only};
+    cn_rocks_opts_t ro = {.read_only = opts->read_only,
+                          .create = opts->create && !opts->read_only,
+                          .paranoid = opts->paranoid};
     int rc = cn_rocks_open(dir, cf_names, CN_CF_COUNT_, &ro, &s->db);
     if (rc < 0) goto fail;
     if ((rc = load_stamp(s, opts->create)) < 0) goto fail;

@@ -47,6 +47,7 @@ typedef struct {
     bool read_only;       /* open without the lock, alongside a writer */
     bool create;          /* create the shard if missing (writers) */
     const char *worker;   /* recorded in the session log */
+    bool paranoid;        /* fsck: corruption inside the WAL fails the open */
     bool verify_append;   /* check every append against existing keys (default on
                              for non content-addressed families; see shard.c) */
 } cn_shard_opts_t;
