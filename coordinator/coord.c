@@ -251,13 +251,33 @@ done:
     free(r.existing);
 }
 
+/* Tells a running job's worker at once (a HeartbeatReply it did not ask for;
+   the next one repeats it), so a cancel does not wait for the next heartbeat. */
+static void push_cancel(cn_coord_t *c, uint64_t job_id) {
+    cn_qjob_t *j = cn_queue_find(c->q, job_id);
+    if (!j || j->place != CN_QP_LEASED || !j->rec->cancel_requested || !j->rec->worker) return;
+    cn_worker_t *w = cn_workers_find(c->ws, j->rec->worker);
+    if (!w || !w->connected) return;
+    Canopy__LeaseRef ref = CANOPY__LEASE_REF__INIT, *rp = &ref;
+    ref.job_id = j->id;
+    ref.lease_seq = j->rec->lease_seq;
+    Canopy__HeartbeatReply r = CANOPY__HEARTBEAT_REPLY__INIT;
+    r.cancel = &rp;
+    r.n_cancel = 1;
+    Canopy__Envelope out = CANOPY__ENVELOPE__INIT;
+    out.body_case = CANOPY__ENVELOPE__BODY_HEARTBEAT_REPLY;
+    out.heartbeat_reply = &r;
+    out_env(c, &w->peer, 0, &out);
+}
+
 static void on_control(cn_coord_t *c, const cn_peer_t *from, Canopy__Envelope *env) {
     const Canopy__Control *ctl = env->control;
     uint64_t now = cn_wall_ms();
     int rc;
-    if (ctl->op == CANOPY__CONTROL_OP__CANCEL)
+    if (ctl->op == CANOPY__CONTROL_OP__CANCEL) {
         rc = cn_queue_cancel(c->q, ctl->job_id, now);
-    else if (ctl->op == CANOPY__CONTROL_OP__RETRY)
+        if (rc == 0) push_cancel(c, ctl->job_id);
+    } else if (ctl->op == CANOPY__CONTROL_OP__RETRY)
         rc = cn_queue_retry(c->q, ctl->job_id, now);
     else
         rc = cn_err(CN_EINVAL, "unknown control operation %d", (int)ctl->op);

@@ -289,6 +289,14 @@ static void test_cancel_reaches_a_running_job_through_heartbeat(void **state) {
     assert_non_null(r);
     assert_true(r->control_reply->job->cancel_requested);
     cn_wire_free(r);
+    /* The worker hears it at once, without waiting for its next heartbeat... */
+    while ((r = expect(w, CANOPY__ENVELOPE__BODY_HEARTBEAT_REPLY, 1000)) && r->req_id != 0)
+        cn_wire_free(r); /* answers to heartbeats sent while waiting for the lease */
+    assert_non_null(r);
+    assert_int_equal(r->heartbeat_reply->n_cancel, 1);
+    assert_int_equal(r->heartbeat_reply->cancel[0]->job_id, id);
+    cn_wire_free(r);
+    /* ...and again with every heartbeat until the job stops. */
     Canopy__Envelope *h;
     Canopy__HeartbeatReply *hr = heartbeat(w, "w1", &h);
     assert_false(hr->unknown);
