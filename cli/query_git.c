@@ -1,7 +1,8 @@
 /* query_git.c: canopy query projects|log|heads|commits|changes|file: argument
    parsing, PROJECT and COMMIT resolution, and the read view over the stores
-   (every shard under <data>/shards, read-only; the merged store will join it
-   behind the same functions). Printing is in query_git_out.c. Single-threaded. */
+   (stores.h: the merged store first, then every shard, read-only; pointer
+   records count only under a job's winning lease). Printing is in
+   query_git_out.c. Single-threaded. */
 #include "query_git.h"
 
 #include "cmd.h"
@@ -53,11 +54,42 @@ int cn_gv_content(cn_gv_t *v, const uint8_t oid[20], cn_buf_t *out, uint64_t *si
     return rc;
 }
 
+/* True when (job, lease) is the job's winning lease: committed, and no higher
+   lease of the job committed in any store. Records older than job ids (job 0)
+   count. */
+static bool live(cn_gv_t *v, uint64_t job, uint64_t lease) {
+    if (job == 0) return true;
+    for (size_t i = 0; i < v->njobs; i++)
+        if (v->jobs[i].job == job) return v->jobs[i].lease == lease;
+    v->jobs = cn_xrealloc(v->jobs, (v->njobs + 1) * sizeof *v->jobs);
+    v->jobs[v->njobs] = (cn_gv_job_t){job, cn_stores_job_lease(&v->st, job)};
+    return v->jobs[v->njobs++].lease == lease;
+}
+
+/* The heads of the newest live lease of the project in store s, or NULL. */
+static Canopy__Heads *store_heads(cn_gv_t *v, cn_shard_t *s, uint64_t project) {
+    uint8_t prefix[8];
+    cn_put_be64(prefix, project);
+    cn_iter_t *it = NULL;
+    if (cn_iter_new(s, CN_CF_HEADS, prefix, sizeof prefix, &it) < 0) return NULL;
+    Canopy__Heads *h = NULL;
+    for (cn_iter_seek_last(it); cn_iter_valid(it); cn_iter_prev(it)) {
+        size_t vl = 0;
+        const uint8_t *val = cn_iter_value(it, &vl);
+        if (cn_rec_unpack(&canopy__heads__descriptor, val, vl, (ProtobufCMessage **)&h) < 0) continue;
+        if (live(v, h->job_id, h->lease_seq)) break;
+        cn_rec_free(&h->base);
+        h = NULL;
+    }
+    cn_iter_destroy(&it);
+    return h;
+}
+
 int cn_gv_heads(cn_gv_t *v, uint64_t project, Canopy__Heads **out) {
     *out = NULL;
     for (size_t i = 0; i < v->st.n; i++) {
-        Canopy__Heads *h = NULL;
-        if (cn_repo_latest_heads(v->st.s[i], project, &h) < 0) continue;
+        Canopy__Heads *h = store_heads(v, v->st.s[i], project);
+        if (!h) continue;
         if (!*out || h->lease_seq > (*out)->lease_seq) {
             if (*out) cn_rec_free(&(*out)->base);
             *out = h;
@@ -70,12 +102,17 @@ int cn_gv_heads(cn_gv_t *v, uint64_t project, Canopy__Heads **out) {
 }
 
 typedef struct {
+    cn_gv_t *view;
     Canopy__ProjectLog **v;
     size_t n;
 } logs_t;
 
 static int add_log(void *arg, Canopy__ProjectLog *l) {
     logs_t *ls = arg;
+    if (!live(ls->view, l->job_id, l->lease_seq)) { /* fenced, or never committed */
+        cn_rec_free(&l->base);
+        return 0;
+    }
     ls->v = cn_xrealloc(ls->v, (ls->n + 1) * sizeof *ls->v);
     ls->v[ls->n++] = l;
     return 0;
@@ -87,7 +124,7 @@ static int by_lease(const void *a, const void *b) {
 }
 
 void cn_gv_logs(cn_gv_t *v, uint64_t project, Canopy__ProjectLog ***out, size_t *n) {
-    logs_t ls = {0};
+    logs_t ls = {.view = v};
     for (size_t i = 0; i < v->st.n; i++) cn_repo_each_log(v->st.s[i], project, add_log, &ls);
     if (ls.n) qsort(ls.v, ls.n, sizeof *ls.v, by_lease);
     size_t k = 0; /* one entry per lease (a store may have been copied) */
@@ -234,10 +271,11 @@ int cn_query_git(const cn_cli_t *g, const char *what, int argc, char **argv) {
         }
     }
     if (status < 0) {
-        cn_gv_t v;
-        int rc = cn_qs_open(g, false, &v.st);
+        cn_gv_t v = {0};
+        int rc = cn_stores_open(g, false, &v.st);
         status = rc < 0 ? cn_fail(rc) : run_query(g, &v, what, pos, npos, limit);
-        cn_qs_close(&v.st);
+        cn_stores_close(&v.st);
+        free(v.jobs);
     }
     free(pos);
     return status;

@@ -1,23 +1,31 @@
 /* query_git.h: private to `canopy query projects|log|heads|commits|changes|
    file` (query_git.c resolves arguments and reads the stores; query_git_out.c
-   answers and prints). Reads every store with storage/repo.h functions that
-   take one opened shard: for now the shards under <data>/shards, read-only.
-   Single-threaded. */
+   answers and prints). Reads the stores of stores.h (the merged store first,
+   then the live shards) with storage/repo.h functions that take one opened
+   store. Single-threaded. */
 #ifndef CN_CLI_QUERY_GIT_H
 #define CN_CLI_QUERY_GIT_H
 
 #include "cli.h"
-#include "query_scan.h"
 #include "repo.h"
+#include "stores.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 /* A read view over several stores: a content-addressed record is taken from
-   the first store that has it; pointers (heads, logs) from the newest lease. */
+   the first store that has it; pointers (heads, logs) only from a job's winning
+   lease (its highest committed lease over every store: a lower one is fenced),
+   heads from the newest such lease. */
 typedef struct {
-    cn_qs_stores_t st;
+    uint64_t job, lease; /* lease 0: the job has no commit record */
+} cn_gv_job_t;
+
+typedef struct {
+    cn_stores_t st;
+    cn_gv_job_t *jobs; /* winning leases looked up so far */
+    size_t njobs;
 } cn_gv_t;
 
 int cn_gv_commit(cn_gv_t *v, const uint8_t oid[20], Canopy__Commit **out);

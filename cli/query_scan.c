@@ -1,13 +1,11 @@
 /* query_scan.c: canopy query scan [SPACE] [--scan JOB] [--ls PATH | --stat PATH
    | --find PATTERN | --diff JOB_A JOB_B | --rebuild]. Opens the stores that hold
-   scans (today every shard under <data>/shards, read-only; the merged store
-   goes first once it exists) and answers through storage/scanidx.h, which
-   takes one opened store. Output formatting: query_scan_out.c. */
+   scans (stores.h: the merged store first, then every shard, read-only) and
+   answers through storage/scanidx.h, which takes one opened store. Output
+   formatting: query_scan_out.c. */
 #include "cmd.h"
-#include "merge.h"
 #include "query_scan.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,73 +22,8 @@ static const char usage_text[] =
     "  --rebuild         drop the derived scan tables of every shard and replay the\n"
     "                    journals (shards must not be open by a running worker)\n";
 
-void cn_qs_close(cn_qs_stores_t *st) {
-    for (size_t i = 0; i < st->n; i++) {
-        cn_shard_close(&st->s[i]);
-        free(st->name[i]);
-    }
-    free(st->s);
-    free(st->name);
-    st->n = 0;
-}
-
-static int by_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* Opens every shard under <data>/shards (read-only unless write). */
-int cn_qs_open(const cn_cli_t *g, bool write, cn_qs_stores_t *st) {
-    memset(st, 0, sizeof *st);
-    char *dir = cn_path_join(g->data ? g->data : "./canopy-data", "shards");
-    DIR *d = opendir(dir);
-    if (!d) {
-        int rc = cn_err(CN_ENOTFOUND, "no shards under %s (has a worker run yet?)", dir);
-        free(dir);
-        return rc;
-    }
-    char **names = NULL;
-    size_t n = 0;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        names = cn_xrealloc(names, (n + 1) * sizeof *names);
-        names[n++] = cn_xstrdup(e->d_name);
-    }
-    closedir(d);
-    qsort(names, n, sizeof *names, by_name);
-    st->s = cn_xcalloc(n + 1, sizeof *st->s);
-    st->name = cn_xcalloc(n + 1, sizeof *st->name);
-    int rc = 0;
-    /* Readers: the merged store first (its scans win over the shards' copies
-       of the same jobs), then every shard for what is not merged yet. */
-    cn_shard_t *merged = NULL;
-    if (!write && cn_merge_open(g->data ? g->data : "./canopy-data", &merged) == 0) {
-        st->s[st->n] = merged;
-        st->name[st->n++] = cn_xstrdup("merged");
-        st->merged = true;
-    }
-    for (size_t i = 0; i < n; i++) {
-        char *p = cn_path_join(dir, names[i]);
-        cn_shard_opts_t o = {.read_only = !write, .worker = "canopy query scan"};
-        cn_shard_t *s = NULL;
-        int r = cn_shard_open(p, &o, &s);
-        if (r == 0) {
-            st->s[st->n] = s;
-            st->name[st->n++] = names[i];
-        } else {
-            if (write && rc == 0) rc = r; /* a rebuild must not skip a shard silently */
-            fprintf(stderr, "canopy: shard %s: %s\n", names[i],
-                    cn_err_detail()[0] ? cn_err_detail() : cn_strerror(r));
-            free(names[i]);
-        }
-        free(p);
-    }
-    free(names);
-    free(dir);
-    return rc;
-}
-
 /* Every committed scan of space (NULL: all), with the store it lives in. */
-static void list_all(cn_qs_stores_t *st, const char *space, cn_qs_scan_t **out, size_t *n) {
+static void list_all(cn_stores_t *st, const char *space, cn_qs_scan_t **out, size_t *n) {
     *out = NULL;
     *n = 0;
     for (size_t i = 0; i < st->n; i++) {
@@ -148,12 +81,12 @@ static const cn_qs_scan_t *pick(const cn_qs_scan_t *v, size_t n, const char *spa
 }
 
 static int rebuild(const cn_cli_t *g) {
-    cn_qs_stores_t st;
-    int rc = cn_qs_open(g, true, &st);
+    cn_stores_t st;
+    int rc = cn_stores_open(g, true, &st);
     if (rc < 0) {
         if (rc == CN_ELOCKED)
             fprintf(stderr, "canopy: a running worker holds a shard; stop the cluster (canopy down) first\n");
-        cn_qs_close(&st);
+        cn_stores_close(&st);
         return CN_EXIT_FAIL;
     }
     cn_buf_t out = {0};
@@ -188,7 +121,7 @@ static int rebuild(const cn_cli_t *g) {
         bad += s.unreadable;
     }
     if (g->json) cn_buf_putc(&out, ']');
-    cn_qs_close(&st);
+    cn_stores_close(&st);
     if (rc < 0) {
         cn_buf_free(&out);
         return CN_EXIT_FAIL;
@@ -245,9 +178,9 @@ int cn_query_scan(const cn_cli_t *g, int argc, char **argv) {
     int status = parse(argc, argv, &a);
     if (status) return status;
     if (a.rebuild) return rebuild(g);
-    cn_qs_stores_t st;
-    if (cn_qs_open(g, false, &st) < 0) {
-        cn_qs_close(&st);
+    cn_stores_t st;
+    if (cn_stores_open(g, false, &st) < 0) {
+        cn_stores_close(&st);
         return cn_fail(CN_ENOTFOUND);
     }
     cn_qs_scan_t *v = NULL;
@@ -271,6 +204,6 @@ int cn_query_scan(const cn_cli_t *g, int argc, char **argv) {
         status = cn_qs_find(g, st.s[sc->store], sc, a.find);
     }
     free_all(v, n);
-    cn_qs_close(&st);
+    cn_stores_close(&st);
     return status;
 }

@@ -5,20 +5,10 @@
 
 #include "cli.h"
 #include "scanidx.h"
+#include "stores.h"
 
 #include <stdbool.h>
 #include <stddef.h>
-
-/* The stores queries read, in order (the merged store first, once it exists). */
-typedef struct {
-    cn_shard_t **s;
-    char **name;
-    size_t n;
-    bool merged; /* s[0] is the merged store */
-} cn_qs_stores_t;
-
-int cn_qs_open(const cn_cli_t *g, bool write, cn_qs_stores_t *st);
-void cn_qs_close(cn_qs_stores_t *st);
 
 /* A scan and the index of the store that holds it. */
 typedef struct {
@@ -27,11 +17,11 @@ typedef struct {
 } cn_qs_scan_t;
 
 /* Each prints to stdout and returns the exit status. */
-int cn_qs_print_list(const cn_cli_t *g, const cn_qs_scan_t *v, size_t n, const cn_qs_stores_t *st);
+int cn_qs_print_list(const cn_cli_t *g, const cn_qs_scan_t *v, size_t n, const cn_stores_t *st);
 int cn_qs_ls(const cn_cli_t *g, cn_shard_t *s, const cn_qs_scan_t *sc, const char *path);
 int cn_qs_stat(const cn_cli_t *g, cn_shard_t *s, const cn_qs_scan_t *sc, const char *path);
 int cn_qs_find(const cn_cli_t *g, cn_shard_t *s, const cn_qs_scan_t *sc, const char *pattern);
-int cn_qs_diff(const cn_cli_t *g, const cn_qs_stores_t *st, const cn_qs_scan_t *a, const cn_qs_scan_t *b);
+int cn_qs_diff(const cn_cli_t *g, const cn_stores_t *st, const cn_qs_scan_t *a, const cn_qs_scan_t *b);
 
 /* PATH as the user gave it -> path relative to the scan root ("" = root), with
    "." and empty components dropped. False (with a message) when an absolute

@@ -72,7 +72,7 @@ bool cn_qs_relpath(const cn_scan_t *sc, const char *path, cn_buf_t *out) {
     return true;
 }
 
-static void json_scan(cn_buf_t *o, const cn_qs_scan_t *q, const cn_qs_stores_t *st) {
+static void json_scan(cn_buf_t *o, const cn_qs_scan_t *q, const cn_stores_t *st) {
     const cn_scan_t *s = &q->scan;
     const Canopy__ScanMeta *m = s->meta;
     char hex[65];
@@ -108,7 +108,7 @@ static void json_scan(cn_buf_t *o, const cn_qs_scan_t *q, const cn_qs_stores_t *
     cn_buf_printf(o, "]}");
 }
 
-int cn_qs_print_list(const cn_cli_t *g, const cn_qs_scan_t *v, size_t n, const cn_qs_stores_t *st) {
+int cn_qs_print_list(const cn_cli_t *g, const cn_qs_scan_t *v, size_t n, const cn_stores_t *st) {
     cn_buf_t o = {0};
     if (g->json) {
         cn_buf_putc(&o, '[');
@@ -385,7 +385,7 @@ static bool on_diff(void *arg, int kind, unsigned what, uint32_t na, uint32_t nb
     return true;
 }
 
-int cn_qs_diff(const cn_cli_t *g, const cn_qs_stores_t *st, const cn_qs_scan_t *a, const cn_qs_scan_t *b) {
+int cn_qs_diff(const cn_cli_t *g, const cn_stores_t *st, const cn_qs_scan_t *a, const cn_qs_scan_t *b) {
     const ProtobufCBinaryData *ra = &a->scan.meta->root, *rb = &b->scan.meta->root;
     if (ra->len != rb->len || memcmp(ra->data, rb->data, ra->len) != 0) {
         fprintf(stderr, "canopy: scans %llu and %llu have different roots\n",

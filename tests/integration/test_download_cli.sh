@@ -6,7 +6,9 @@
 # text and --json) answers what git says; a re-download logs NoChange; an
 # update stores only the new commits; --from takes plain lists and CSV; bad
 # inputs (not a repository, missing path, disallowed scheme, empty repository)
-# each get a clear result and the cluster goes on.
+# each get a clear result and the cluster goes on. Then `canopy merge`: every
+# query answers the same from the merged store, and still does with the cluster
+# stopped and <data>/shards moved away (the merged store alone).
 source "$(dirname "$0")/cluster_lib.sh"
 command -v git >/dev/null || { echo "SKIP: git is needed"; exit 77; }
 export GIT_AUTHOR_NAME=Ann GIT_AUTHOR_EMAIL=ann@example.org GIT_COMMITTER_NAME=Bob \
@@ -116,4 +118,28 @@ cn submit download "$T/missing" --wait --wait-timeout 60s >/dev/null 2>&1 && fai
 out=$(cn submit download ftp://example.org/r 2>&1) && fail "a disallowed scheme was submitted"
 grep -q "not allowed" <<<"$out" || fail "scheme message: $out"
 cn submit download "$S" --wait --wait-timeout 60s >/dev/null || fail "the cluster does not go on after bad inputs"
+
+# ---- the merged store: the same answers, then the same answers alone ----
+answers() { # every query on every project (with exit codes), in one text
+  local p c
+  cn --json query projects
+  for p in "$P" "$E" "$N"; do
+    for q in log heads commits; do echo "$q $p"; cn --json query "$q" "$p" 2>&1 || echo "exit $?"; done
+  done
+  for c in $(git -C "$S" rev-list --all); do cn --json query changes "$c"; done
+  cn query file "$P" master a | od -c
+  cn query file "$P" v1 dir/sub/f
+  cn query file "$P" v3 big.bin 2>&1 || echo "exit $?"
+}
+answers >"$T/before.txt"
+grep -q "refs/tags/v3" "$T/before.txt" || fail "answers before the merge lack the new tag"
+cn merge >/dev/null || fail "merge"
+answers >"$T/merged.txt"
+diff "$T/before.txt" "$T/merged.txt" >&2 || fail "queries answer differently after the merge"
+cn down --timeout 20s >/dev/null || fail "canopy down"
+mv "$D/shards" "$D/shards.away"
+answers >"$T/alone.txt"
+diff "$T/before.txt" "$T/alone.txt" >&2 || fail "the merged store alone answers differently"
+mv "$D/merged" "$D/merged.away"
+cn query projects >/dev/null 2>&1 && fail "queries answered with neither shards nor a merged store"
 log "ok"

@@ -1,0 +1,35 @@
+/* stores.h: the stores every query reads (DESIGN §6): the merged store of
+   <data>/merged first, once a merge has run, then every live shard under
+   <data>/shards for what is not merged yet; and which lease of a job won across
+   them (merge fencing: the highest committed lease). Used by `canopy query
+   scan` and the git queries. Single-threaded. */
+#ifndef CN_CLI_STORES_H
+#define CN_CLI_STORES_H
+
+#include "cli.h"
+#include "shard.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* The stores, in reading order. */
+typedef struct {
+    cn_shard_t **s;
+    char **name; /* "merged" or the shard's directory name */
+    size_t n;
+    bool merged; /* s[0] is the merged store */
+} cn_stores_t;
+
+/* Readers (write false): the merged store, if any, then every shard, both
+   read-only; either may be missing, not both (CN_ENOTFOUND with a detail). A
+   shard that cannot be opened is reported on stderr and skipped. Writers
+   (rebuilds): only the shards, writable, and any shard failing fails the call. */
+int cn_stores_open(const cn_cli_t *g, bool write, cn_stores_t *st);
+void cn_stores_close(cn_stores_t *st);
+
+/* The highest lease_seq under which job_id committed in any of the stores (0:
+   none): that lease's pointer records count, a lower lease's are fenced. */
+uint64_t cn_stores_job_lease(const cn_stores_t *st, uint64_t job_id);
+
+#endif
