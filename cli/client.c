@@ -52,18 +52,10 @@ static void read_endpoints_file(const char *data, char **router, char **pub) {
     cn_err_clear();
 }
 
-/* Over tcp:// with <data>/keys/coordinator.public and a client key pair
-   (CANOPY_KEY, default "client"), the connection uses CurveZMQ. */
+/* A z85 key from <data>/keys/NAME.EXT; NULL if absent. */
 static char *read_key(const char *data, const char *name, const char *ext) {
     char *file = cn_xasprintf("%s/keys/%s.%s", data, name, ext);
-    cn_buf_t b = {0};
-    char *key = NULL;
-    if (cn_read_file(file, 1024, &b) == 0 && b.len >= 40) {
-        key = cn_xmalloc(41);
-        memcpy(key, b.data, 40);
-        key[40] = '\0';
-    }
-    cn_buf_free(&b);
+    char *key = cn_curve_read_key(file);
     free(file);
     return key;
 }

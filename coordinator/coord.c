@@ -393,19 +393,6 @@ static int write_endpoints(cn_coord_t *c) {
     return rc;
 }
 
-/* The first 40 bytes (a z85 key) of a key file, or NULL. */
-static char *read_key(const char *file) {
-    cn_buf_t b = {0};
-    char *key = NULL;
-    if (cn_read_file(file, 1024, &b) == 0 && b.len >= 40) {
-        key = cn_xmalloc(41);
-        memcpy(key, b.data, 40);
-        key[40] = '\0';
-    }
-    cn_buf_free(&b);
-    cn_err_clear();
-    return key;
-}
 
 /* Over tcp://, the ROUTER is a CurveZMQ server when <data>/keys/coordinator.secret
    exists; clients and workers must then hold a key listed in keys/allowed/
@@ -413,7 +400,7 @@ static char *read_key(const char *file) {
 static char *curve_setup(cn_coord_t *c) {
     if (strncmp(c->endpoint, "tcp://", 6) != 0) return NULL;
     char *file = cn_xasprintf("%s/keys/coordinator.secret", c->data_dir);
-    char *secret = read_key(file);
+    char *secret = cn_curve_read_key(file);
     free(file);
     if (!secret) {
         CN_WARN("%s without CurveZMQ: %s/keys/ has no coordinator.secret (canopy keygen --name coordinator)",
@@ -428,7 +415,7 @@ static char *curve_setup(cn_coord_t *c) {
         size_t len = strlen(e->d_name);
         if (len < 8 || strcmp(e->d_name + len - 7, ".public") != 0) continue;
         char *path = cn_path_join(dir, e->d_name);
-        char *key = read_key(path);
+        char *key = cn_curve_read_key(path);
         free(path);
         if (!key) continue;
         allowed = cn_xrealloc(allowed, (n + 1) * sizeof *allowed);

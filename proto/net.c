@@ -207,6 +207,19 @@ int cn_curve_keypair(char public_z85[41], char secret_z85[41]) {
     return 0;
 }
 
+char *cn_curve_read_key(const char *path) {
+    cn_buf_t b = {0};
+    char *key = NULL;
+    if (cn_read_file(path, 1024, &b) == 0 && b.len >= 40) {
+        key = cn_xmalloc(41);
+        memcpy(key, b.data, 40);
+        key[40] = '\0';
+    }
+    cn_buf_free(&b);
+    cn_err_clear();
+    return key;
+}
+
 /* ---- ZAP: the allow-list of client keys (RFC 27) ---- */
 
 static char **zap_allowed;

@@ -66,6 +66,9 @@ int cn_poll(cn_sock_t **socks, bool *ready, int n, int timeout_ms);
 
 /* CurveZMQ key pair in z85 (41 bytes each with the NUL). */
 int cn_curve_keypair(char public_z85[41], char secret_z85[41]);
+/* Reads a z85 key (the first 40 bytes) from a key file such as
+   <data>/keys/NAME.public; returns a malloc'd string or NULL if absent/short. */
+char *cn_curve_read_key(const char *path);
 /* Runs a ZAP handler thread that allows only the listed client public keys
    (z85); call before binding a curve server. NULL/0 allows every key. */
 int cn_zap_start(const char *const *allowed, size_t n);

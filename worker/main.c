@@ -159,19 +159,11 @@ static int open_named_shard(const char *data, const char *want, char **name, cn_
     return cn_err(CN_ELOCKED, "64 workers of host %s already run on %s; pass --name", host, data);
 }
 
-/* A z85 key from <data>/keys/NAME.EXT (its first 40 bytes); NULL if absent. */
+/* A z85 key from <data>/keys/NAME.EXT; NULL if absent. */
 static char *read_key(const char *data, const char *name, const char *ext) {
     char *file = cn_xasprintf("%s/keys/%s.%s", data, name, ext);
-    cn_buf_t b = {0};
-    char *key = NULL;
-    if (cn_read_file(file, 1024, &b) == 0 && b.len >= 40) {
-        key = cn_xmalloc(41);
-        memcpy(key, b.data, 40);
-        key[40] = '\0';
-    }
-    cn_buf_free(&b);
+    char *key = cn_curve_read_key(file);
     free(file);
-    cn_err_clear();
     return key;
 }
 
