@@ -188,21 +188,41 @@ static bool needs_lock(const cn_batch_t *b) {
     return false;
 }
 
+/* Writes rb with the feed record that lists its puts (feed != NULL): counters
+   are taken in write order and only written ones are used (no gaps). A synced
+   append syncs the WAL after the lock, so concurrent appends still share fsyncs. */
+static int write_with_feed(cn_shard_t *s, cn_rocks_batch_t *rb, const cn_buf_t *feed, bool sync) {
+    if (!feed) return cn_rocks_write(s->db, rb, sync);
+    pthread_mutex_lock(&s->feed_mu);
+    uint8_t key[8];
+    cn_put_be64(key, s->feed_next);
+    cn_rocks_batch_put(rb, s->db, CN_CF_FEED, key, sizeof key, feed->data, feed->len);
+    int rc = cn_rocks_write(s->db, rb, false);
+    if (rc == 0) s->feed_next++;
+    pthread_mutex_unlock(&s->feed_mu);
+    if (rc == 0 && sync) rc = cn_rocks_sync_wal(s->db);
+    return rc;
+}
+
 static int write_kept(cn_shard_t *s, const cn_batch_t *b, const bool *keep, bool sync) {
     cn_rocks_batch_t *rb = cn_rocks_batch_new();
+    cn_buf_t feed = {0};
     for (size_t i = 0; i < b->n; i++) {
         const op_t *o = &b->ops[i];
         if (!keep[i]) continue;
-        if (o->del)
+        if (o->del) {
             cn_rocks_batch_delete(rb, s->db, o->cf, op_key(b, o), o->klen);
-        else
+        } else {
             cn_rocks_batch_put(rb, s->db, o->cf, op_key(b, o), o->klen, op_val(b, o), o->vlen);
+            if (!s->no_feed) cn_feed_put(&feed, (cn_cf_t)o->cf, op_key(b, o), o->klen);
+        }
     }
     int rc;
     if (cn_rocks_batch_count(rb) > 0)
-        rc = cn_rocks_write(s->db, rb, sync);
+        rc = write_with_feed(s, rb, feed.len ? &feed : NULL, sync);
     else
         rc = sync ? cn_rocks_sync_wal(s->db) : 0; /* earlier unsynced writes of these keys */
+    cn_buf_free(&feed);
     cn_rocks_batch_destroy(&rb);
     return rc;
 }

@@ -121,8 +121,18 @@ static int open_moved(mg_t *m, const cn_merge_opts_t *o, const mg_gen_t *g) {
             cn_shard_close(&s);
             continue;
         }
-        m->sh[m->nsh++] = (mg_shard_t){cn_xstrdup(base_name(dirs[i])), cn_xstrdup(dirs[i]), s, seq};
+        mg_shard_t *sh = &m->sh[m->nsh++];
+        *sh = (mg_shard_t){
+            .name = cn_xstrdup(base_name(dirs[i])), .dir = cn_xstrdup(dirs[i]), .s = s, .seq = seq};
         m->rep->shards_read++;
+        int rc = mg_feed_plan(m, sh, cur);
+        if (rc < 0) {
+            for (size_t j = i; j < n; j++) free(dirs[j]);
+            free(dirs);
+            cn_shard_close(&cur);
+            return rc;
+        }
+        m->rep->shards_incremental += sh->delta;
     }
     for (size_t i = 0; i < n; i++) free(dirs[i]);
     free(dirs);
@@ -143,6 +153,7 @@ static int write_watermarks(mg_t *m) {
         char *key = cn_xasprintf(WATERMARK "%s", m->sh[i].name);
         cn_batch_put(b, CN_CF_META, key, strlen(key), v.data, v.len);
         free(key);
+        mg_feed_marks(&m->sh[i], b);
     }
     int rc = cn_shard_append(m->out, b, true);
     cn_buf_free(&v);
@@ -163,7 +174,7 @@ int mg_check_stop(const mg_t *m) {
 
 /* The phases on the next generation, opened for writing. */
 static int build_next(mg_t *m, const mg_gen_t *g) {
-    cn_shard_opts_t wo = {.create = true, .worker = "merge"};
+    cn_shard_opts_t wo = {.create = true, .worker = "merge", .no_feed = true};
     int rc = cn_shard_open(g->next_dir, &wo, &m->out);
     if (rc < 0) return rc;
     m->gen_dir = g->next_dir;
@@ -172,7 +183,7 @@ static int build_next(mg_t *m, const mg_gen_t *g) {
     /* Before the families: a versioned record of a superseded lease must not
        hide a lower version that wins now. */
     if ((rc = mg_jobs_supersede(m)) < 0) return rc;
-    mg_progress(m, "families", 0, CN_CF_COUNT_ - 4);
+    mg_progress(m, "families", 0, CN_CF_COUNT_ - 5);
     if ((rc = mg_families_merge(m)) < 0) return rc;
     mg_pause_point("ingested");
     if ((rc = mg_check_stop(m)) < 0) return rc;
@@ -203,6 +214,8 @@ static void free_run(mg_t *m) {
     cn_shard_close(&m->out);
     for (size_t i = 0; i < m->nsh; i++) {
         cn_shard_close(&m->sh[i].s);
+        mg_feed_free(&m->sh[i]);
+        cn_buf_free(&m->sh[i].pending);
         free(m->sh[i].name);
         free(m->sh[i].dir);
     }

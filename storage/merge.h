@@ -56,10 +56,11 @@ typedef struct {
     cn_merge_problem_t *problems; /* sorted by job id */
     size_t nproblems;
     uint64_t shards_read, shards_skipped;
-    uint64_t records_read;    /* records read from shards */
-    uint64_t journal_entries; /* new merged journal entries */
-    uint64_t generation;      /* the merged store's generation after the merge */
-    uint64_t ms;              /* wall time of the merge */
+    uint64_t shards_incremental; /* of shards_read: read from their change feed, not whole */
+    uint64_t records_read;       /* records read from shards */
+    uint64_t journal_entries;    /* new merged journal entries */
+    uint64_t generation;         /* the merged store's generation after the merge */
+    uint64_t ms;                 /* wall time of the merge */
 } cn_merge_report_t;
 
 /* Runs one merge. Returns 0 and *out (free with cn_merge_report_free), or a

@@ -45,11 +45,22 @@ const mg_rule_t *mg_rule(cn_cf_t cf);
 /* Lease classes: fencing in one place. */
 enum { MG_DROP = 0, MG_OLD = 1, MG_NEW = 2 };
 
+/* One family's new records of a shard read from its feed, sorted by key. */
+typedef struct {
+    cn_buf_t *keys, *vals;
+    size_t n;
+} mg_delta_t;
+
 typedef struct {
     char *name; /* directory name under shards/: the watermark's key */
     char *dir;
     cn_shard_t *s; /* opened read-only */
     uint64_t seq;
+    bool has_feed;      /* the shard has a feed family: the feed watermark is kept */
+    uint64_t feed_last; /* its last feed counter as this merge sees it */
+    bool delta;         /* read from the feed (fam), not whole */
+    mg_delta_t fam[CN_CF_COUNT_];
+    cn_buf_t pending; /* feed-encoded keys left out for lack of a commit yet */
 } mg_shard_t;
 
 /* A commit record read from a moved shard. */
@@ -88,6 +99,7 @@ typedef struct {
     size_t njentries;
     mg_jentry_t *jdups; /* copies of an entry in other shards (new_id: index in jentries) */
     size_t njdups;
+    mg_map_t committed;      /* lease -> 1 for every commit record seen */
     mg_map_t evidence;       /* job -> a lease seen without any commit (problems) */
     mg_map_t evidence_shard; /* job -> 1 + index of the shard it was seen in */
     bool rebuild_scanidx;    /* a superseded lease had journal entries */
@@ -113,6 +125,21 @@ void mg_problem_add(cn_merge_report_t *r, uint64_t job, const char *issue, const
 /* merge_rules.c: streams every CONTENT/POINTER/VERSIONED family of the moved
    shards into the merged store (sorted SST files, ingested), in threads. */
 int mg_families_merge(mg_t *m);
+
+/* merge_feed.c: reading a shard from its change feed. */
+/* Decides how sh is read: from its feed after the feed watermark kept in cur
+   (plus the keys left pending there), or whole. Fills sh->fam when from the feed. */
+int mg_feed_plan(mg_t *m, mg_shard_t *sh, cn_shard_t *cur);
+/* Puts the feed watermark and pending keys of sh into b (the merged store's meta). */
+void mg_feed_marks(const mg_shard_t *sh, cn_batch_t *b);
+/* A record of shard si left out because its lease has no commit yet: read again next time. */
+void mg_feed_pending(mg_t *m, size_t si, cn_cf_t cf, const uint8_t *k, size_t kl);
+/* True when the lease is uncommitted as far as this merge knows. */
+bool mg_lease_uncommitted(const mg_t *m, uint64_t lease);
+/* cn_journal_each over a delta's journal records. */
+int mg_feed_journal_each(const mg_delta_t *d,
+                         int (*cb)(void *arg, const Canopy__JournalEntry *e, bool committed), void *arg);
+void mg_feed_free(mg_shard_t *sh);
 
 /* merge_gen.c: merged/ on disk. */
 typedef struct {

@@ -100,32 +100,46 @@ static int read_merged_commits(mg_t *m) {
         uint64_t job = cn_get_be64(k), lease = cn_get_be64(k + 8), cur = 0;
         if (!mg_map_get(&m->won_before, job, &cur) || cur < lease) mg_map_put(&m->won_before, job, lease);
         mg_map_put(&m->lease, lease, MG_OLD);
+        mg_map_put(&m->committed, lease, 1);
     }
     cn_iter_destroy(&it);
     return rc;
 }
 
+static void add_commit(mg_t *m, size_t si, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl,
+                       size_t *cap) {
+    ProtobufCMessage *msg = NULL;
+    m->rep->records_read++;
+    if (kl != 16 || cn_rec_unpack(&canopy__job_commit__descriptor, v, vl, &msg) < 0) {
+        CN_WARN("merge: shard %s: a commit record that does not decode is left out", m->sh[si].name);
+        m->rep->records[CN_CF_JOBS].dropped++;
+        return;
+    }
+    if (m->ncommits == *cap) {
+        *cap = *cap ? 2 * *cap : 256;
+        m->commits = cn_xrealloc(m->commits, *cap * sizeof *m->commits);
+    }
+    m->commits[m->ncommits++] =
+        (mg_commit_t){cn_get_be64(k), cn_get_be64(k + 8), si, (Canopy__JobCommit *)msg, false};
+    mg_map_put(&m->committed, cn_get_be64(k + 8), 1);
+}
+
+/* The shard's commit records: its new ones (from its feed) or all. */
 static int read_shard_commits(mg_t *m, size_t si) {
+    size_t cap = m->ncommits;
+    if (m->sh[si].delta) {
+        const mg_delta_t *d = &m->sh[si].fam[CN_CF_JOBS];
+        for (size_t i = 0; i < d->n; i++)
+            add_commit(m, si, d->keys[i].data, d->keys[i].len, d->vals[i].data, d->vals[i].len, &cap);
+        return 0;
+    }
     cn_iter_t *it = NULL;
     int rc = cn_iter_new(m->sh[si].s, CN_CF_JOBS, NULL, 0, &it);
-    size_t cap = m->ncommits;
     for (; rc == 0 && cn_iter_valid(it); cn_iter_next(it)) {
         size_t kl, vl;
         const uint8_t *k = cn_iter_key(it, &kl);
         const uint8_t *v = cn_iter_value(it, &vl);
-        ProtobufCMessage *msg = NULL;
-        m->rep->records_read++;
-        if (kl != 16 || cn_rec_unpack(&canopy__job_commit__descriptor, v, vl, &msg) < 0) {
-            CN_WARN("merge: shard %s: a commit record that does not decode is left out", m->sh[si].name);
-            m->rep->records[CN_CF_JOBS].dropped++;
-            continue;
-        }
-        if (m->ncommits == cap) {
-            cap = cap ? 2 * cap : 256;
-            m->commits = cn_xrealloc(m->commits, cap * sizeof *m->commits);
-        }
-        m->commits[m->ncommits++] =
-            (mg_commit_t){cn_get_be64(k), cn_get_be64(k + 8), si, (Canopy__JobCommit *)msg, false};
+        add_commit(m, si, k, kl, v, vl, &cap);
     }
     cn_iter_destroy(&it);
     return rc;
@@ -210,6 +224,7 @@ void mg_jobs_free(mg_t *m) {
     free(m->superseded);
     mg_map_free(&m->won_before);
     mg_map_free(&m->lease);
+    mg_map_free(&m->committed);
     mg_map_free(&m->evidence);
     mg_map_free(&m->evidence_shard);
 }

@@ -88,6 +88,9 @@ static int collect_entry(void *arg, const Canopy__JournalEntry *e, bool committe
     uint64_t lease = e->cause ? e->cause->lease_seq : 0;
     if (!committed) {
         /* A job that died (or still runs) before its commit: evidence for the report. */
+        uint8_t key[8];
+        cn_put_be64(key, e->journal_id);
+        mg_feed_pending(m, c->shard, CN_CF_JOURNAL, key, sizeof key);
         if (e->cause && e->cause->job_id) {
             mg_map_put(&m->evidence, e->cause->job_id, lease ? lease : 1);
             mg_map_put(&m->evidence_shard, e->cause->job_id, c->shard + 1);
@@ -214,7 +217,10 @@ int mg_journal_merge(mg_t *m) {
     int rc = 0;
     for (size_t i = 0; i < m->nsh && rc == 0; i++) {
         collect_t c = {m, i, m->njentries};
-        rc = cn_journal_each(m->sh[i].s, 1, collect_entry, &c);
+        if (m->sh[i].delta)
+            rc = mg_feed_journal_each(&m->sh[i].fam[CN_CF_JOURNAL], collect_entry, &c);
+        else
+            rc = cn_journal_each(m->sh[i].s, 1, collect_entry, &c);
     }
     if (rc < 0) return rc;
     if (m->njentries) qsort_r(m->jentries, m->njentries, sizeof *m->jentries, cmp_entry, m);

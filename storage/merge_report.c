@@ -32,7 +32,7 @@ void cn_merge_report_json(const cn_merge_report_t *r, cn_buf_t *b) {
     bool first = true;
     for (int cf = 1; cf < CN_CF_COUNT_; cf++) {
         const cn_merge_count_t *c = &r->records[cf];
-        if (cf == CN_CF_SCANIDX) continue; /* derived: rebuilt, not merged */
+        if (cf == CN_CF_SCANIDX || cf == CN_CF_FEED) continue; /* rebuilt or not merged */
         cn_json_key(b, cn_cf_name((cn_cf_t)cf), first);
         first = false;
         cn_buf_printf(b, "{\"new\":%" PRIu64 ",\"existing\":%" PRIu64 ",\"dropped\":%" PRIu64 "}", c->new_,
@@ -44,18 +44,20 @@ void cn_merge_report_json(const cn_merge_report_t *r, cn_buf_t *b) {
         problem_json(b, &r->problems[i]);
     }
     cn_buf_printf(b,
-                  "],\"shards_read\":%" PRIu64 ",\"shards_skipped\":%" PRIu64 ",\"records_read\":%" PRIu64
+                  "],\"shards_read\":%" PRIu64 ",\"shards_skipped\":%" PRIu64
+                  ",\"shards_incremental\":%" PRIu64 ",\"records_read\":%" PRIu64
                   ",\"journal_entries\":%" PRIu64 ",\"generation\":%" PRIu64 ",\"ms\":%" PRIu64 "}",
-                  r->shards_read, r->shards_skipped, r->records_read, r->journal_entries, r->generation,
-                  r->ms);
+                  r->shards_read, r->shards_skipped, r->shards_incremental, r->records_read,
+                  r->journal_entries, r->generation, r->ms);
 }
 
 void cn_merge_report_text(const cn_merge_report_t *r, cn_buf_t *b) {
     cn_buf_printf(b,
                   "merged %" PRIu64 " shard%s (%" PRIu64 " unchanged, skipped) into generation %" PRIu64
-                  " in %.2f s: %" PRIu64 " records read\n",
+                  " in %.2f s: %" PRIu64 " records read (%" PRIu64 " shard%s from its change feed)\n",
                   r->shards_read, r->shards_read == 1 ? "" : "s", r->shards_skipped, r->generation,
-                  (double)r->ms / 1000.0, r->records_read);
+                  (double)r->ms / 1000.0, r->records_read, r->shards_incremental,
+                  r->shards_incremental == 1 ? "" : "s");
     cn_buf_printf(b, "jobs merged:");
     if (r->njobs == 0) cn_buf_printf(b, " none");
     for (size_t i = 0; i < r->njobs; i++)
@@ -63,7 +65,7 @@ void cn_merge_report_text(const cn_merge_report_t *r, cn_buf_t *b) {
     cn_buf_printf(b, "\n%-10s %12s %12s %12s\n", "records", "new", "existing", "dropped");
     for (int cf = 1; cf < CN_CF_COUNT_; cf++) {
         const cn_merge_count_t *c = &r->records[cf];
-        if (cf == CN_CF_SCANIDX || (c->new_ | c->existing | c->dropped) == 0) continue;
+        if (cf == CN_CF_SCANIDX || cf == CN_CF_FEED || (c->new_ | c->existing | c->dropped) == 0) continue;
         cn_buf_printf(b, "%-10s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", cn_cf_name((cn_cf_t)cf),
                       c->new_, c->existing, c->dropped);
     }
@@ -86,6 +88,7 @@ int cn_merge_digest(cn_shard_t *s, cn_merge_digest_t *d) {
     cn_blake2b_init(&h);
     int rc = 0;
     for (int cf = 1; cf < CN_CF_COUNT_ && rc == 0; cf++) {
+        if (cf == CN_CF_FEED) continue; /* how the records came, not what they are */
         cn_iter_t *it = NULL;
         if ((rc = cn_iter_new(s, (cn_cf_t)cf, NULL, 0, &it)) < 0) break;
         uint8_t tag[9];

@@ -34,6 +34,7 @@ static const mg_rule_t rules[CN_CF_COUNT_] = {
     [CN_CF_CHUNKS] = {CN_CF_CHUNKS, MG_VERSIONED, 24, 16, 8, 8},
     [CN_CF_DEFS] = {CN_CF_DEFS, MG_CONTENT, 0, 0, 0, 0},
     [CN_CF_REFS] = {CN_CF_REFS, MG_CONTENT, 0, 0, 0, 0},
+    [CN_CF_FEED] = {CN_CF_FEED, MG_META, 0, 0, 0, 0},
 };
 
 const mg_rule_t *mg_rule(cn_cf_t cf) {
@@ -47,17 +48,33 @@ const mg_rule_t *mg_rule(cn_cf_t cf) {
    instead of looking like the end of the family. */
 typedef struct {
     cn_rocks_iter_t *it;
+    const mg_delta_t *d; /* or the shard's new records, read from its feed */
+    size_t pos;
     const uint8_t *k, *v;
     size_t kl, vl;
 } src_t;
 
 static void src_load(src_t *s) {
-    if (cn_rocks_iter_valid(s->it)) {
+    if (s->d) {
+        s->k = s->pos < s->d->n ? s->d->keys[s->pos].data : NULL;
+        if (!s->k) return;
+        s->kl = s->d->keys[s->pos].len;
+        s->v = s->d->vals[s->pos].data;
+        s->vl = s->d->vals[s->pos].len;
+    } else if (cn_rocks_iter_valid(s->it)) {
         s->k = cn_rocks_iter_key(s->it, &s->kl);
         s->v = cn_rocks_iter_value(s->it, &s->vl);
     } else {
         s->k = NULL;
     }
+}
+
+static void src_next(src_t *s) {
+    if (s->d)
+        s->pos++;
+    else
+        cn_rocks_iter_next(s->it);
+    src_load(s);
 }
 
 static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
@@ -149,10 +166,21 @@ static void flush_best(fam_t *f) {
     cn_iter_destroy(&it);
 }
 
+/* A record of a lease with no commit yet: the feed brings it again next time. */
+static void left_out(fam_t *f, const src_t *s, uint64_t lease) {
+    f->cnt.dropped++;
+    if (mg_lease_uncommitted(f->m, lease)) mg_feed_pending(f->m, (size_t)(s - f->src), f->cf, s->k, s->kl);
+}
+
 static void versioned(fam_t *f, const src_t *s) {
     const mg_rule_t *r = f->rule;
-    if (s->kl != r->key_len || mg_lease_class(f->m, cn_get_be64(s->k + r->lease_off)) == MG_DROP) {
+    if (s->kl != r->key_len) {
         f->cnt.dropped++;
+        return;
+    }
+    uint64_t lease = cn_get_be64(s->k + r->lease_off);
+    if (mg_lease_class(f->m, lease) == MG_DROP) {
+        left_out(f, s, lease);
         return;
     }
     if (f->have_best && memcmp(f->best_k.data, s->k, r->id_len) == 0) {
@@ -177,13 +205,17 @@ static int take(fam_t *f, const src_t *s) {
         }
         return emit(f, s->k, s->kl, s->v, s->vl);
     case MG_POINTER: {
-        int cls = s->kl == f->rule->key_len ? mg_lease_class(f->m, cn_get_be64(s->k + f->rule->lease_off))
-                                            : MG_DROP;
+        if (s->kl != f->rule->key_len) {
+            f->cnt.dropped++;
+            return 0;
+        }
+        uint64_t lease = cn_get_be64(s->k + f->rule->lease_off);
+        int cls = mg_lease_class(f->m, lease);
         if (cls == MG_NEW) return emit(f, s->k, s->kl, s->v, s->vl);
         if (cls == MG_OLD)
             f->cnt.existing++;
         else
-            f->cnt.dropped++;
+            left_out(f, s, lease);
         return 0;
     }
     case MG_VERSIONED:
@@ -215,14 +247,12 @@ static int run_merge(fam_t *f) {
             if (s == best || !s->k || keycmp(s->k, s->kl, f->key.data, f->key.len) != 0) continue;
             f->read++;
             f->cnt.existing++;
-            cn_rocks_iter_next(s->it);
-            src_load(s);
+            src_next(s);
         }
-        cn_rocks_iter_next(best->it);
-        src_load(best);
+        src_next(best);
     }
     for (size_t i = 0; i < f->nsrc && rc == 0; i++) {
-        if ((rc = cn_rocks_iter_status(f->src[i].it)) < 0) {
+        if (f->src[i].it && (rc = cn_rocks_iter_status(f->src[i].it)) < 0) {
             char why[512];
             snprintf(why, sizeof why, "%s", cn_err_detail()); /* cn_err rewrites the detail */
             rc = cn_err(rc, "shard %s, family %s: %s", f->m->sh[i].name, cn_cf_name(f->cf), why);
@@ -253,7 +283,10 @@ static int fam_open(fam_t *f) {
     f->nsrc = f->m->nsh;
     int rc = 0;
     for (size_t i = 0; i < f->nsrc && rc == 0; i++) {
-        rc = cn_rocks_iter_new(f->m->sh[i].s->db, (int)f->cf, NULL, 0, &f->src[i].it);
+        if (f->m->sh[i].delta)
+            f->src[i].d = &f->m->sh[i].fam[f->cf];
+        else
+            rc = cn_rocks_iter_new(f->m->sh[i].s->db, (int)f->cf, NULL, 0, &f->src[i].it);
         if (rc == 0) src_load(&f->src[i]);
     }
     if (rc == 0 && f->rule->kind == MG_CONTENT) {
@@ -294,7 +327,7 @@ static int family_run(mg_t *m, cn_cf_t cf) {
     c->existing += f.cnt.existing;
     c->dropped += f.cnt.dropped;
     m->rep->records_read += f.read;
-    mg_progress(m, "families", ++m->families_done, CN_CF_COUNT_ - 4);
+    mg_progress(m, "families", ++m->families_done, CN_CF_COUNT_ - 5);
     pthread_mutex_unlock(&m->mu);
     CN_DEBUG("merge: family %s: %llu read, %llu new in %llu ms", cn_cf_name(cf), (unsigned long long)f.read,
              (unsigned long long)f.cnt.new_, (unsigned long long)(cn_mono_ms() - t0));

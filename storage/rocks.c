@@ -517,6 +517,10 @@ uint64_t cn_rocks_seq(cn_rocks_t *db) {
     return rocksdb_get_latest_sequence_number(db->db);
 }
 
+bool cn_rocks_has_cf(const cn_rocks_t *db, int cf) {
+    return db->db && cf >= 0 && (size_t)cf < db->nall && db->cfh[cf] != NULL;
+}
+
 int cn_rocks_drop_cf(cn_rocks_t *db, int cf) {
     if (db->read_only) return cn_err(CN_EPERM, "%s is open read-only", db->dir);
     char *err = NULL;

@@ -68,6 +68,8 @@ int cn_rocks_iter_status(cn_rocks_iter_t *it);
 
 int cn_rocks_checkpoint(cn_rocks_t *db, const char *dst);
 uint64_t cn_rocks_seq(cn_rocks_t *db);
+/* False when a read-only opener found no such family (an older database). */
+bool cn_rocks_has_cf(const cn_rocks_t *db, int cf);
 int cn_rocks_drop_cf(cn_rocks_t *db, int cf); /* drops and recreates it empty */
 int cn_rocks_flush(cn_rocks_t *db);
 /* Approximate number of keys in a family (estimate). */

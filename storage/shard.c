@@ -19,7 +19,7 @@ static const char *const cf_names[CN_CF_COUNT_] = {
     [CN_CF_USERS] = "users",       [CN_CF_HEADS] = "heads",     [CN_CF_PROJLOG] = "projlog",
     [CN_CF_PROJECTS] = "projects", [CN_CF_JOURNAL] = "journal", [CN_CF_SCANIDX] = "scanidx",
     [CN_CF_SYNC] = "sync",         [CN_CF_CHUNKS] = "chunks",   [CN_CF_DEFS] = "defs",
-    [CN_CF_REFS] = "refs",
+    [CN_CF_REFS] = "refs",         [CN_CF_FEED] = "feed",
 };
 
 const char *cn_cf_name(cn_cf_t cf) {
@@ -154,6 +154,7 @@ static void free_shard(cn_shard_t *s) {
     if (s->info.stamp) cn_rec_free(&s->info.stamp->base);
     free_session(s->session);
     pthread_mutex_destroy(&s->append_mu);
+    pthread_mutex_destroy(&s->feed_mu);
     pthread_rwlock_destroy(&s->cf_lock);
     free(s->worker);
     free(s->dir);
@@ -171,14 +172,21 @@ int cn_shard_open(const char *dir, const cn_shard_opts_t *opts, cn_shard_t **out
     s->verify_append = opts->verify_append;
     s->worker = opts->worker ? cn_xstrdup(opts->worker) : NULL;
     pthread_mutex_init(&s->append_mu, NULL);
+    pthread_mutex_init(&s->feed_mu, NULL);
+    s->no_feed = opts->no_feed;
     pthread_rwlock_init(&s->cf_lock, NULL);
-    cn_rocks_opts_t ro = {.read_only = opts->read_only,
-                          .create = opts->create && !opts->read_only,
-                          .paranoid = opts->paranoid};
+    cn_rocks_opts_t ro = {
+        .read_only = opts->read_only, .create = opts->create && !opts->read_only, .paranoid = opts->paranoid};
+    /* A writer opening a shard made by an older build creates the families
+       added since (the feed): RocksDB does that only with "create". */
+    char *current = cn_path_join(dir, "CURRENT");
+    if (!opts->read_only && access(current, F_OK) == 0) ro.create = true;
+    free(current);
     int rc = cn_rocks_open(dir, cf_names, CN_CF_COUNT_, &ro, &s->db);
     if (rc < 0) goto fail;
     if ((rc = load_stamp(s, opts->create)) < 0) goto fail;
     if (!s->read_only && (rc = begin_session(s)) < 0) goto fail;
+    s->feed_next = cn_feed_last(s) + 1;
     *out = s;
     return 0;
 fail:

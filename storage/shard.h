@@ -32,6 +32,7 @@ typedef enum {
     CN_CF_CHUNKS,     /* compiled chunks */
     CN_CF_DEFS,       /* ingest defs and indexes */
     CN_CF_REFS,       /* ingest refs and indexes */
+    CN_CF_FEED,       /* change feed: counter BE64 -> (family, key) list of one append */
     CN_CF_COUNT_
 } cn_cf_t;
 
@@ -50,6 +51,7 @@ typedef struct {
     bool paranoid;        /* fsck: corruption inside the WAL fails the open */
     bool verify_append;   /* check every append against existing keys (default on
                              for non content-addressed families; see shard.c) */
+    bool no_feed;         /* appends write no feed records (the merged store) */
 } cn_shard_opts_t;
 
 /* What open found out, for the caller to report. */
@@ -89,6 +91,18 @@ void cn_batch_clear(cn_batch_t *b);
    a put whose key exists with the same value is dropped; with a different value
    the whole batch is refused with CN_ECONFLICT. Clears b on success. */
 int cn_shard_append(cn_shard_t *s, cn_batch_t *b, bool sync);
+
+/* ---- the change feed (storage/LAYOUT.md) ----
+   Every append that writes something also writes, in the same atomic write, one
+   record in CN_CF_FEED: key = feed counter BE64 (strictly increasing per shard,
+   no gaps), value = the (family, key) pairs of the puts it wrote. */
+/* Walks a feed record's value: returns 1 and the next pair, 0 at the end, or
+   CN_ECORRUPT. *p advances. */
+int cn_feed_next(const uint8_t **p, const uint8_t *end, cn_cf_t *cf, const uint8_t **key, size_t *klen);
+/* Appends one pair to a feed record value. */
+void cn_feed_put(cn_buf_t *v, cn_cf_t cf, const void *key, size_t klen);
+/* The last feed counter written in the shard (0: none). */
+uint64_t cn_feed_last(cn_shard_t *s);
 
 /* ---- per-job commit records (DESIGN §2.3) ---- */
 typedef struct {

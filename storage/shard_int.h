@@ -38,6 +38,11 @@ struct cn_shard {
        check and write under this lock, so two threads cannot both pass the
        check with different values. */
     pthread_mutex_t append_mu;
+    /* Feed counters are taken and written under this lock, so a reader that
+       sees feed record n sees every record before it. */
+    pthread_mutex_t feed_mu;
+    uint64_t feed_next; /* the counter of the next feed record */
+    bool no_feed;
     /* drop_cf replaces a family handle: it takes this for writing. */
     pthread_rwlock_t cf_lock;
 };

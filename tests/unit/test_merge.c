@@ -106,6 +106,9 @@ static void download(cn_shard_t *s, uint64_t job, uint64_t lease, uint64_t proje
     cn_batch_destroy(&b);
 }
 
+/* Called by scan() between the journal entry and the commit (may be NULL). */
+static void (*scan_between)(void);
+
 static void scan(cn_shard_t *s, const char *space, uint64_t job, uint64_t lease, uint64_t at, bool commit) {
     cn_ptb_t *pb = cn_ptb_new((const uint8_t *)"/data", 5);
     const char *paths[] = {"", "a", "a/f", "b"};
@@ -132,6 +135,7 @@ static void scan(cn_shard_t *s, const char *space, uint64_t job, uint64_t lease,
     e.at_ms = at;
     uint8_t hash[32];
     assert_int_equal(cn_journal_append(s, &e, data.data, data.len, hash), 0);
+    if (scan_between) scan_between();
     if (commit) {
         cn_ptree_t *t = NULL;
         assert_int_equal(cn_ptree_decode(data.data, data.len, 0, &t), 0);
@@ -349,6 +353,77 @@ static void test_merge_is_incremental_and_a_higher_lease_supersedes(void **state
     cn_shard_close(&m);
 }
 
+static const char *const feed_shards[] = {"shards/big", "shards/small"};
+
+static void merge_inc_midway(void) {
+    cn_merge_report_t *r = merge("inc", feed_shards, 2);
+    /* the new download (3 commits), the heads without a commit yet, a blob
+       and the scan's uncommitted entry: not the 20 x 50 commits of the shard */
+    assert_int_equal(r->shards_incremental, 1);
+    assert_int_equal(r->shards_skipped, 1);
+    assert_int_equal(r->records[CN_CF_COMMITS].new_, 3);
+    assert_int_equal(r->records[CN_CF_HEADS].dropped, 1);
+    assert_int_equal(r->records[CN_CF_JOURNAL].dropped, 1);
+    assert_true(r->records_read < 40);
+    cn_merge_report_free(&r);
+}
+
+/* A shard that moved is read from its change feed: only the records appended
+   since the last merge (and those left out then for lack of a commit), and the
+   result equals a fresh merge that reads every shard whole. */
+static void test_merge_reads_a_moved_shard_from_its_feed(void **state) {
+    (void)state;
+    cn_shard_t *big = open_w("shards/big"), *small = open_w("shards/small");
+    for (int j = 0; j < 20; j++) {
+        char prefix[16];
+        snprintf(prefix, sizeof prefix, "b%d_", j);
+        download(big, 100 + (uint64_t)j, 100 + (uint64_t)j, 1000 + (uint64_t)j, prefix, 50, true);
+    }
+    download(small, 1, 10, 5, "c", 3, true);
+    cn_merge_report_t *r = merge("inc", feed_shards, 2);
+    assert_int_equal(r->shards_incremental, 0); /* no feed watermark yet: read whole */
+    assert_true(r->records_read > 20 * 50 * 3);
+    cn_merge_report_free(&r);
+    download(big, 200, 200, 2000, "n", 3, true);
+    /* heads written before their job's commit, and a scan whose entry is
+       merged before its commit: both must arrive with the commit later */
+    cn_batch_t *b = cn_batch_new();
+    Canopy__Heads h = CANOPY__HEADS__INIT;
+    h.project_id = 77;
+    h.job_id = 70;
+    h.lease_seq = 70;
+    cn_repo_put_heads(b, &h);
+    assert_int_equal(cn_shard_append(big, b, false), 0);
+    scan_between = merge_inc_midway;
+    scan(big, "host:/data", 71, 71, 9000, true);
+    scan_between = NULL;
+    cn_job_commit_t jc = {.job_id = 70, .attempt = 1, .lease_seq = 70, .kind = "download", .key_id = 77};
+    assert_int_equal(cn_shard_commit_job(big, b, &jc), 0);
+    cn_batch_destroy(&b);
+    cn_shard_close(&big);
+    cn_shard_close(&small);
+    r = merge("inc", feed_shards, 2);
+    assert_int_equal(r->shards_incremental, 2); /* small moved too: its session ended */
+    assert_int_equal(r->records[CN_CF_JOBS].new_, 2);
+    assert_int_equal(r->records[CN_CF_HEADS].new_, 1);
+    assert_int_equal(r->records[CN_CF_JOURNAL].new_, 1);
+    assert_true(r->records_read < 40);
+    cn_buf_t js = {0};
+    cn_merge_report_json(r, &js);
+    assert_non_null(strstr(cn_buf_cstr(&js), "\"shards_incremental\":2"));
+    cn_buf_free(&js);
+    cn_merge_report_free(&r);
+    cn_merge_report_t *full = merge("full", feed_shards, 2);
+    assert_int_equal(full->shards_incremental, 0);
+    cn_merge_report_free(&full);
+    cn_merge_digest_t di, df;
+    digest("inc", &di);
+    digest("full", &df);
+    assert_memory_equal(di.records, df.records, sizeof di.records);
+    assert_memory_equal(di.hash, df.hash, sizeof di.hash);
+    assert_int_equal(di.records[CN_CF_HEADS], 23); /* 20 + small + job 200 + job 70 */
+}
+
 /* chunks: file_id BE64 | version BE64 | lease_seq BE64 -> chunk */
 static void put_chunk(cn_shard_t *s, uint64_t job, uint64_t lease, uint64_t file, uint64_t version) {
     uint8_t k[24];
@@ -466,6 +541,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_merge_is_incremental_and_a_higher_lease_supersedes, in_dir,
                                         out_dir),
         cmocka_unit_test_setup_teardown(test_merge_of_a_copied_shard_adds_nothing, in_dir, out_dir),
+        cmocka_unit_test_setup_teardown(test_merge_reads_a_moved_shard_from_its_feed, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_keeps_the_highest_version, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_open_before_a_merge_says_so_and_an_empty_merge_is_openable,
                                         in_dir, out_dir),

@@ -323,7 +323,7 @@ static void test_job_commits_group_and_latest_lease(void **state) {
     };
     uint64_t seq = cn_shard_seq(s);
     assert_int_equal(cn_shard_commit_jobs(s, p, c, 3), 0);
-    assert_int_equal(cn_shard_seq(s), seq + 5); /* one write: 2 pointers + 3 commits */
+    assert_int_equal(cn_shard_seq(s), seq + 6); /* one write: 2 pointers + 3 commits + 1 feed record */
     assert_int_equal(cn_batch_count(p[0]), 0);
     Canopy__JobCommit *jc = NULL;
     assert_int_equal(cn_shard_job_commit(s, 3, 0, &jc), 0);

@@ -1,0 +1,41 @@
+/* feed.c: the shard's change feed (storage/LAYOUT.md): the encoding of a feed
+   record's value, a list of (family, key) pairs as varint family, varint key
+   length, key bytes, and the last counter written. The records are written by
+   batch.c in the same atomic write as the append they describe; the merge reads
+   them (merge_feed.c). */
+#include "shard_int.h"
+
+#include "errors.h"
+
+void cn_feed_put(cn_buf_t *v, cn_cf_t cf, const void *key, size_t klen) {
+    cn_buf_put_varint(v, (uint64_t)cf);
+    cn_buf_put_varint(v, klen);
+    cn_buf_append(v, key, klen);
+}
+
+int cn_feed_next(const uint8_t **p, const uint8_t *end, cn_cf_t *cf, const uint8_t **key, size_t *klen) {
+    if (*p >= end) return 0;
+    uint64_t f = 0, n = 0;
+    if (!cn_get_varint(p, end, &f) || !cn_get_varint(p, end, &n) || f >= CN_CF_COUNT_ ||
+        n > CN_SHARD_KEY_MAX || n > (uint64_t)(end - *p))
+        return cn_err(CN_ECORRUPT, "a feed record does not decode");
+    *cf = (cn_cf_t)f;
+    *key = *p;
+    *klen = (size_t)n;
+    *p += n;
+    return 1;
+}
+
+uint64_t cn_feed_last(cn_shard_t *s) {
+    cn_iter_t *it = NULL;
+    uint64_t last = 0;
+    if (cn_iter_new(s, CN_CF_FEED, NULL, 0, &it) < 0) return 0;
+    cn_iter_seek_last(it);
+    if (cn_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = cn_iter_key(it, &kl);
+        if (kl == 8) last = cn_get_be64(k);
+    }
+    cn_iter_destroy(&it);
+    return last;
+}

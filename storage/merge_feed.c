@@ -1,0 +1,218 @@
+/* merge_feed.c: reading a shard from its change feed (storage/LAYOUT.md,
+   storage/MERGE.md). The merged store's meta keeps per shard the last feed
+   counter merged and the keys left out for lack of a commit (read again next
+   time, so a commit that arrives later still brings its pointers and journal
+   entries). The new records are the keys listed after the watermark, fetched
+   with batched multi-gets; the family rules then see them as a sorted source. */
+#include "merge_int.h"
+
+#include "errors.h"
+#include "journal.h"
+#include "log.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#define FEEDMARK "feedmark/"
+#define FEEDPEND "feedpend/"
+#define MULTI_GET 1024
+
+typedef struct {
+    cn_buf_t *keys;
+    size_t n, cap;
+} keylist_t;
+
+static int cmp_buf(const void *a, const void *b) {
+    const cn_buf_t *x = a, *y = b;
+    int c = memcmp(x->data, y->data, CN_MIN(x->len, y->len));
+    return c ? c : (x->len < y->len ? -1 : x->len > y->len);
+}
+
+/* Adds every pair of a feed-encoded value to the per-family lists. */
+static int add_pairs(keylist_t *kl, const uint8_t *v, size_t vl) {
+    const uint8_t *p = v, *end = v + vl, *key;
+    size_t klen;
+    cn_cf_t cf;
+    int rc;
+    while ((rc = cn_feed_next(&p, end, &cf, &key, &klen)) > 0) {
+        mg_kind_t kind = mg_rule(cf)->kind;
+        if (kind == MG_META || kind == MG_DERIVED) continue;
+        keylist_t *l = &kl[cf];
+        if (l->n == l->cap) {
+            l->cap = l->cap ? 2 * l->cap : 64;
+            l->keys = cn_xrealloc(l->keys, l->cap * sizeof *l->keys);
+        }
+        l->keys[l->n] = (cn_buf_t){0};
+        cn_buf_append(&l->keys[l->n++], key, klen);
+    }
+    return rc;
+}
+
+/* Sorts and dedups one family's keys and fetches their values into d. */
+static int fetch(cn_shard_t *s, cn_cf_t cf, keylist_t *l, mg_delta_t *d) {
+    if (l->n == 0) return 0;
+    qsort(l->keys, l->n, sizeof *l->keys, cmp_buf);
+    size_t u = 0;
+    for (size_t i = 0; i < l->n; i++) {
+        if (u && cmp_buf(&l->keys[u - 1], &l->keys[i]) == 0)
+            cn_buf_free(&l->keys[i]);
+        else
+            l->keys[u++] = l->keys[i];
+    }
+    d->keys = cn_xcalloc(u, sizeof *d->keys);
+    d->vals = cn_xcalloc(u, sizeof *d->vals);
+    const void *keys[MULTI_GET];
+    size_t klens[MULTI_GET];
+    bool found[MULTI_GET];
+    cn_buf_t vals[MULTI_GET];
+    int rc = 0;
+    for (size_t i = 0; i < u && rc == 0; i += MULTI_GET) {
+        size_t n = CN_MIN(u - i, (size_t)MULTI_GET);
+        for (size_t j = 0; j < n; j++) {
+            keys[j] = l->keys[i + j].data;
+            klens[j] = l->keys[i + j].len;
+            vals[j] = (cn_buf_t){0};
+        }
+        rc = cn_rocks_multi_get(s->db, (int)cf, keys, klens, n, found, vals);
+        for (size_t j = 0; j < n; j++) {
+            if (rc == 0 && found[j]) {
+                d->keys[d->n] = l->keys[i + j];
+                l->keys[i + j] = (cn_buf_t){0};
+                d->vals[d->n++] = vals[j];
+            } else {
+                cn_buf_free(&vals[j]);
+            }
+        }
+    }
+    for (size_t i = 0; i < u; i++) cn_buf_free(&l->keys[i]);
+    free(l->keys);
+    *l = (keylist_t){0};
+    return rc;
+}
+
+static int get_meta(cn_shard_t *cur, const char *prefix, const char *name, cn_buf_t *v) {
+    if (!cur) return CN_ENOTFOUND;
+    char *key = cn_xasprintf("%s%s", prefix, name);
+    int rc = cn_shard_get(cur, CN_CF_META, key, strlen(key), v);
+    free(key);
+    return rc;
+}
+
+/* Adds the feed records after mark; false when the feed does not continue it. */
+static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl, bool *ok) {
+    cn_iter_t *it = NULL;
+    int rc = cn_iter_new(s, CN_CF_FEED, NULL, 0, &it);
+    if (rc < 0) return rc;
+    uint8_t start[8];
+    cn_put_be64(start, mark + 1);
+    cn_iter_seek(it, start, sizeof start);
+    uint64_t want = mark + 1;
+    *ok = true;
+    for (; rc == 0 && *ok && cn_iter_valid(it) && want <= last; cn_iter_next(it), want++) {
+        size_t klen, vl;
+        const uint8_t *k = cn_iter_key(it, &klen);
+        const uint8_t *v = cn_iter_value(it, &vl);
+        *ok = klen == 8 && cn_get_be64(k) == want;
+        if (*ok) rc = add_pairs(kl, v, vl);
+    }
+    if (want <= last) *ok = false;
+    cn_iter_destroy(&it);
+    return rc;
+}
+
+int mg_feed_plan(mg_t *m, mg_shard_t *sh, cn_shard_t *cur) {
+    (void)m;
+    sh->has_feed = cn_rocks_has_cf(sh->s->db, CN_CF_FEED);
+    sh->feed_last = sh->has_feed ? cn_feed_last(sh->s) : 0;
+    cn_buf_t v = {0};
+    uint64_t mark = 0;
+    bool marked = sh->has_feed && get_meta(cur, FEEDMARK, sh->name, &v) == 0 && v.len == 8;
+    if (marked) mark = cn_get_be64(v.data);
+    cn_buf_free(&v);
+    if (!marked || mark > sh->feed_last) return 0; /* read whole */
+    keylist_t kl[CN_CF_COUNT_] = {{0}};
+    bool ok = true;
+    int rc = 0;
+    if (get_meta(cur, FEEDPEND, sh->name, &v) == 0) rc = add_pairs(kl, v.data, v.len);
+    cn_buf_free(&v);
+    if (rc >= 0) rc = read_feed(sh->s, mark, sh->feed_last, kl, &ok);
+    for (int cf = 0; cf < CN_CF_COUNT_; cf++) {
+        if (rc >= 0 && ok) rc = fetch(sh->s, (cn_cf_t)cf, &kl[cf], &sh->fam[cf]);
+        for (size_t i = 0; i < kl[cf].n; i++) cn_buf_free(&kl[cf].keys[i]);
+        free(kl[cf].keys);
+    }
+    if (rc < 0 || !ok) {
+        CN_WARN("merge: shard %s: its feed does not continue from counter %llu (%s); reading it whole",
+                sh->name, (unsigned long long)mark, rc < 0 ? cn_err_detail() : "a gap");
+        mg_feed_free(sh);
+        return 0;
+    }
+    sh->delta = true;
+    return 0;
+}
+
+void mg_feed_marks(const mg_shard_t *sh, cn_batch_t *b) {
+    if (!sh->has_feed) return;
+    uint8_t v[8];
+    cn_put_be64(v, sh->feed_last);
+    char *key = cn_xasprintf(FEEDMARK "%s", sh->name);
+    cn_batch_put(b, CN_CF_META, key, strlen(key), v, sizeof v);
+    free(key);
+    key = cn_xasprintf(FEEDPEND "%s", sh->name);
+    cn_batch_put(b, CN_CF_META, key, strlen(key), sh->pending.data, sh->pending.len);
+    free(key);
+}
+
+void mg_feed_pending(mg_t *m, size_t si, cn_cf_t cf, const uint8_t *k, size_t kl) {
+    pthread_mutex_lock(&m->mu);
+    cn_feed_put(&m->sh[si].pending, cf, k, kl);
+    pthread_mutex_unlock(&m->mu);
+}
+
+bool mg_lease_uncommitted(const mg_t *m, uint64_t lease) {
+    return !mg_map_get(&m->committed, lease, NULL);
+}
+
+int mg_feed_journal_each(const mg_delta_t *d,
+                         int (*cb)(void *arg, const Canopy__JournalEntry *e, bool committed), void *arg) {
+    Canopy__JournalEntry *pending = NULL; /* an entry waiting to see if its marker follows */
+    int rc = 0;
+    for (size_t i = 0; i < d->n && rc == 0; i++) {
+        const cn_buf_t *k = &d->keys[i], *v = &d->vals[i];
+        uint64_t id = k->len >= 8 ? cn_get_be64(k->data) : 0;
+        if (k->len == 8) {
+            if (pending) rc = cb(arg, pending, false);
+            if (pending) cn_rec_free(&pending->base);
+            pending = NULL;
+            ProtobufCMessage *msg = NULL;
+            if (rc == 0 && cn_rec_unpack(&canopy__journal_entry__descriptor, v->data, v->len, &msg) < 0)
+                rc = cn_err(CN_ECORRUPT, "journal entry %llu does not decode", (unsigned long long)id);
+            pending = (Canopy__JournalEntry *)msg;
+            if (pending && pending->journal_id != id)
+                rc = cn_err(CN_ECORRUPT, "journal entry %llu names id %llu", (unsigned long long)id,
+                            (unsigned long long)pending->journal_id);
+        } else if (k->len == 9 && k->data[8] == CN_JOURNAL_COMMIT_TAG && pending &&
+                   pending->journal_id == id) {
+            rc = cb(arg, pending, true);
+            cn_rec_free(&pending->base);
+            pending = NULL;
+        }
+    }
+    if (rc == 0 && pending) rc = cb(arg, pending, false);
+    if (pending) cn_rec_free(&pending->base);
+    return rc;
+}
+
+void mg_feed_free(mg_shard_t *sh) {
+    for (int cf = 0; cf < CN_CF_COUNT_; cf++) {
+        mg_delta_t *d = &sh->fam[cf];
+        for (size_t i = 0; i < d->n; i++) {
+            cn_buf_free(&d->keys[i]);
+            cn_buf_free(&d->vals[i]);
+        }
+        free(d->keys);
+        free(d->vals);
+        *d = (mg_delta_t){0};
+    }
+    sh->delta = false;
+}
