@@ -6,6 +6,8 @@
    rates and the ratio (tests/bench/merge.sh). Also used by the kill -9 test.
    Usage: bench_merge gen SHARD_DIR INDEX JOBS COMMITS
           bench_merge run DATA_DIR SHARD_DIR...
+          bench_merge again DATA_DIR NEW_JOBS SHARD_DIR... (merges, appends
+            NEW_JOBS jobs of 100 new commits to the first shard, merges again)
           bench_merge flush SHARD_DIR (moves a shard's WAL into SST files) */
 #include "errors.h"
 #include "hash.h"
@@ -222,6 +224,44 @@ static int run(const char *data, char **dirs, int n) {
     return 0;
 }
 
+static int timed_merge(const char *data, char **dirs, int n, double *secs, uint64_t *read) {
+    cn_merge_opts_t o = {.data_dir = data, .shards = (const char *const *)dirs, .nshards = (size_t)n};
+    cn_merge_report_t *rep = NULL;
+    uint64_t t = cn_mono_us();
+    int rc = cn_merge_run(&o, &rep);
+    *secs = (double)(cn_mono_us() - t) / 1e6;
+    if (rc == 0) *read = rep->records_read;
+    cn_merge_report_free(&rep);
+    return rc;
+}
+
+/* The second merge's cost after a few jobs landed in one shard. */
+static int again(const char *data, uint64_t new_jobs, char **dirs, int n) {
+    cn_rm_rf(data);
+    double s1 = 0, s2 = 0;
+    uint64_t r1 = 0, r2 = 0;
+    int rc = timed_merge(data, dirs, n, &s1, &r1);
+    cn_shard_opts_t o = {.worker = "bench"};
+    cn_shard_t *s = NULL;
+    if (rc == 0) rc = cn_shard_open(dirs[0], &o, &s);
+    cn_batch_t *b = cn_batch_new();
+    for (uint64_t j = 0; j < new_jobs && rc == 0; j++) {
+        uint64_t p = 1000000 + (uint64_t)time(NULL) % 1000000 * 100 + j; /* new each run */
+        for (uint64_t i = 0; i < 100; i++) put_commit(b, p, i);
+        rc = cn_shard_append(s, b, false);
+        if (rc == 0) rc = commit_job(s, b, 900000000 + p, p, 100);
+    }
+    cn_batch_destroy(&b);
+    cn_shard_close(&s);
+    if (rc == 0) rc = timed_merge(data, dirs, n, &s2, &r2);
+    if (rc < 0) return rc;
+    printf("first merge: %" PRIu64 " records read in %.2f s\n", r1, s1);
+    printf("second merge after %" PRIu64 " new jobs (100 commits each) in %s: %" PRIu64
+           " records read in %.3f s\n",
+           new_jobs, dirs[0], r2, s2);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     int rc = CN_EINVAL;
     uint64_t k, jobs, commits;
@@ -232,6 +272,8 @@ int main(int argc, char **argv) {
         rc = flush(argv[2]);
     } else if (argc >= 4 && strcmp(argv[1], "run") == 0) {
         rc = run(argv[2], argv + 3, argc - 3);
+    } else if (argc >= 5 && strcmp(argv[1], "again") == 0 && cn_parse_u64(argv[3], &jobs)) {
+        rc = again(argv[2], jobs, argv + 4, argc - 4);
     } else {
         fprintf(stderr, "usage: bench_merge gen SHARD_DIR INDEX JOBS COMMITS\n"
                         "       bench_merge run DATA_DIR SHARD_DIR...\n");

@@ -4,7 +4,10 @@
 # projects; bench_merge gen), reads them all sequentially (the floor), merges
 # them into a fresh merged store and prints both rates and the ratio.
 # Goals: >= 1,000,000 records/s and merge time <= 2x the sequential read.
-# Usage: CN_BIN=build-dir [SHARDS=4 JOBS=100 COMMITS=5000 WORK=dir] merge.sh
+# Then the second merge's cost: a copy of shard w0 gets AGAIN new jobs (100
+# commits each) and is merged again (records read and time; it reads only what
+# is new when the shard has a change feed).
+# Usage: CN_BIN=build-dir [SHARDS=4 JOBS=100 COMMITS=5000 AGAIN=10 WORK=dir] merge.sh
 # (WORK keeps the generated shards for the next run.)
 set -euo pipefail
 BIN=${CN_BIN:-$(cd "$(dirname "$0")/../.." && pwd)/build}
@@ -31,3 +34,11 @@ if [ "$(cat "$WORK/shards.key" 2>/dev/null)" != "$key" ]; then
 fi
 rm -rf "$WORK/data"
 "$BENCH" run "$WORK/data" "$WORK"/shards/w* 2>/dev/null
+if [ "${AGAIN:-10}" -gt 0 ]; then
+    rm -rf "$WORK/again" "$WORK/data2"
+    mkdir -p "$WORK/again" && cp -r "$WORK/shards/w0" "$WORK/again/w0"
+    others=$(ls -d "$WORK"/shards/w* | grep -v '/w0$' || true)
+    # shellcheck disable=SC2086
+    "$BENCH" again "$WORK/data2" "${AGAIN:-10}" "$WORK/again/w0" $others 2>/dev/null
+    rm -rf "$WORK/again" "$WORK/data2"
+fi
