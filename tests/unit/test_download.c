@@ -93,6 +93,7 @@ static int teardown(void **state) {
 
 typedef struct {
     bool partial, no_commit;
+    bool others; /* other workers' shards live beside this one (in f->dir) */
     uint64_t max_file;
     const char *url;
 } run_opts_t;
@@ -110,7 +111,8 @@ static int run(fx_t *f, const run_opts_t *o, cn_download_stats_t *st, bool *fata
                        .lease_seq = lease,
                        .attempt = 1,
                        .allow_partial = o && o->partial,
-                       .max_file_size = o ? o->max_file : 0};
+                       .max_file_size = o ? o->max_file : 0,
+                       .shards_dir = o && o->others ? f->dir : NULL};
     bool fat = false;
     int rc = cn_download_run(&d, st, &fat);
     if (fatal) *fatal = fat;
@@ -448,8 +450,19 @@ static void test_project_downloaded_by_another_worker_is_updated_not_copied(void
     assert_int_equal(cn_download_run(&d, &st, &fatal), 0);
     assert_int_equal(st.log_kind, CANOPY__LOG_KIND__LOG_OK);
     assert_int_equal(st.commits_new, 1);
+    cn_job_commit_t c = {.job_id = 901, .attempt = 1, .lease_seq = 901, .kind = "download", .key_id = 1};
+    assert_int_equal(cn_shard_commit_job(s2, b, &c), 0);
     cn_batch_destroy(&b);
+    /* Worker 1 again: its own shard's heads are older than worker 2's, which
+       already hold the new commit: no change (not the update walked again). */
     f->shard = mine;
+    free(f->mirror);
+    f->mirror = cn_path_join(f->dir, "mirror/1.git");
+    f->lease = 1000;
+    run_opts_t ro = {.others = true};
+    expect_ok(f, &ro, &st);
+    assert_int_equal(st.log_kind, CANOPY__LOG_KIND__LOG_NO_CHANGE);
+    assert_int_equal(st.commits_new, 0);
     cn_shard_close(&s2);
     free(other);
 }

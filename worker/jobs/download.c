@@ -164,7 +164,8 @@ static int check_refs(const cn_download_t *d, cn_dl_t *dl, const cn_git_ref_t *r
 }
 
 /* The newest heads of the project in the other shards (read-only opens beside
-   their writers). Leaves *out NULL when none has any. */
+   their writers), when newer than *out (this shard's, or NULL): the lease_seq
+   decides. Leaves *out as it was when no other shard has newer ones. */
 static void other_heads(const cn_download_t *d, Canopy__Heads **out) {
     DIR *dir = d->shards_dir ? opendir(d->shards_dir) : NULL;
     if (!dir) return;
@@ -260,10 +261,11 @@ int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal
     size_t nrefs = 0;
     cn_repo_put_project(d->pointers, d->project_id, d->url);
     rc = cn_repo_latest_heads(d->shard, d->project_id, &old);
-    if (rc == CN_ENOTFOUND) {
-        rc = 0;
-        other_heads(d, &old);
-    }
+    if (rc == CN_ENOTFOUND) rc = 0;
+    /* Another worker may have downloaded the project after this shard did: the
+       newest heads of any shard are the baseline, else an update already stored
+       elsewhere is walked (and logged Ok) again. */
+    if (rc == 0) other_heads(d, &old);
     if (rc == 0) rc = open_mirror(d, &dl, fatal);
     if (rc == 0) rc = cn_git_refs(dl.g, &refs, &nrefs);
     if (rc == 0) rc = check_refs(d, &dl, refs, nrefs);
