@@ -28,10 +28,11 @@ step "dependencies (deploy/install-deps.sh)"
 bash deploy/install-deps.sh
 
 BUILD=${CN_BUILD_DIR:-build-release}
+case "$BUILD" in /*) ;; *) BUILD="$here/$BUILD" ;; esac
 step "release build in $BUILD/"
 cmake -S . -B "$BUILD" -DCMAKE_BUILD_TYPE=Release >/dev/null
 cmake --build "$BUILD" -j"$(nproc)" --target canopy canopy-coordinator canopy-worker 2>&1 | grep -E "error|warning|Built target" || true
-CANOPY="$here/$BUILD/canopy"
+CANOPY="$BUILD/canopy"
 [ -x "$CANOPY" ] || { echo "demo: the build did not produce $CANOPY" >&2; exit 1; }
 
 if [ -z "$DATA" ]; then
@@ -58,7 +59,7 @@ cn up --workers "$WORKERS" --slots "$SLOTS" --detach
 WORK=$(mktemp -d /tmp/canopy-demo-work.XXXXXX)
 SUMMARY="$WORK/summary.txt"
 : >"$SUMMARY"
-export CANOPY DATA WORK SUMMARY
+export CANOPY DATA WORK SUMMARY here
 for part in deploy/demo.d/*.sh; do
   [ -f "$part" ] || continue
   # shellcheck source=/dev/null

@@ -1,7 +1,9 @@
 # demo.d/90-merge.sh: part of deploy/demo.sh (sourced), the last step: folds
 # every worker's shard into the merged store with `canopy merge` while the
 # cluster runs, schedules a merge as a job too, merges again (unchanged shards
-# are skipped, nothing new is written), and queries the merged store.
+# are skipped, nothing new is written), and queries the merged store: the
+# projects and scans of the steps before, each scan listed with the store that
+# answered it ("merged").
 step "merge: canopy merge (every shard into $DATA/merged/)"
 t0=$(date +%s%3N)
 cn merge
@@ -14,6 +16,9 @@ cn merge
 step "merge: the merged store (record counts per family, content hash)"
 cn merge --digest
 step "merge: queries of the merged store"
-cn query projects || true
-cn query scan || true
-echo "merge: $(cn --json merge --digest | sed -n 's/.*"total":\([0-9]*\).*/\1/p') records in $DATA/merged/ (first merge $((t1 - t0)) ms)" >>"$SUMMARY"
+cn query projects
+cn query scan
+if [ -n "${R:-}" ]; then cn query log "$R"; fi
+n_proj=$(cn --json query projects | jq length)
+n_scans=$(cn --json query scan | jq '[.[] | select(.shard == "merged")] | length')
+echo "merge: $(cn --json merge --digest | sed -n 's/.*"total":\([0-9]*\).*/\1/p') records in $DATA/merged/ (first merge $((t1 - t0)) ms); queries: $n_proj projects, $n_scans scans answered from the merged store" >>"$SUMMARY"
