@@ -6,15 +6,23 @@
 step "download: the canopy checkout ($here) and a small repository made in $WORK"
 R="$WORK/repo"
 rgit() { git -C "$R" -c user.name="Demo Author" -c user.email=demo@example.org "$@"; }
+# Commits a day apart (a fixed clock: the same history, and a readable log, every run).
+day=0
+rcommit() {
+  day=$((day + 1))
+  local at
+  at=$(printf '2024-01-%02d 12:00:00 +0000' "$day")
+  GIT_AUTHOR_DATE=$at GIT_COMMITTER_DATE=$at rgit commit -q "$@"
+}
 git init -q "$R"
 git -C "$R" symbolic-ref HEAD refs/heads/main
 printf 'hello\n' >"$R/hello.txt"
 mkdir -p "$R/src" && printf 'int main(void) { return 0; }\n' >"$R/src/main.c"
-rgit add -A && rgit commit -qm "first: hello and main.c"
+rgit add -A && rcommit -m "first: hello and main.c"
 printf 'hello again\n' >>"$R/hello.txt"
-rgit commit -qam "second: hello grows" && rgit tag v1
+rcommit -am "second: hello grows" && rgit tag v1
 printf '# demo\n' >"$R/README.md"
-rgit add README.md && rgit commit -qm "third: a README"
+rgit add README.md && rcommit -m "third: a README"
 # The checkout itself when it is a git repository (not, say, an unpacked tarball).
 SRC=""
 git -C "$here" rev-parse --git-dir >/dev/null 2>&1 && SRC=$here
@@ -26,8 +34,8 @@ cn query projects
 
 step "download: the small repository changes (two commits) and is downloaded again"
 printf 'new file\n' >"$R/src/util.c"
-rgit add -A && rgit commit -qm "fourth: util.c"
-rgit rm -q hello.txt && rgit commit -qm "fifth: hello.txt removed"
+rgit add -A && rcommit -m "fourth: util.c"
+rgit rm -q hello.txt && rcommit -m "fifth: hello.txt removed"
 id_r2=$(cn submit download "$R" --wait)
 id_r3=$(cn submit download "$R" --wait)
 cn query log "$R"

@@ -20,5 +20,6 @@ cn query projects
 cn query scan
 if [ -n "${R:-}" ]; then cn query log "$R"; fi
 n_proj=$(cn --json query projects | jq length)
-n_scans=$(cn --json query scan | jq '[.[] | select(.shard == "merged")] | length')
-echo "merge: $(cn --json merge --digest | sed -n 's/.*"total":\([0-9]*\).*/\1/p') records in $DATA/merged/ (first merge $((t1 - t0)) ms); queries: $n_proj projects, $n_scans scans answered from the merged store" >>"$SUMMARY"
+n_scans=$(cn --json query scan | jq length)
+n_merged=$(cn --json query scan | jq '[.[] | select(.shard == "merged")] | length')
+echo "merge: $(cn --json merge --digest | sed -n 's/.*"total":\([0-9]*\).*/\1/p') records in $DATA/merged/ (first merge $((t1 - t0)) ms); queries: $n_proj projects, $n_scans scans ($n_merged answered by the merged store)" >>"$SUMMARY"
