@@ -1,8 +1,9 @@
 /* test_shard.c: the shard store on real RocksDB: one writer at a time (in this
    process and from a forked child) while readers open alongside, the append-only
    rule, a kill -9 between data batches and a commit record, the stamp and the
-   session log, blobs, job commit lookups and dropping derived families.
-   fsck, savepoints and checkpoints: test_shard_fsck.c. */
+   session log, blobs, job commit lookups and dropping derived families, and
+   the change feed (one record per append, no gaps, older shards get it). fsck, savepoints and checkpoints:
+   test_shard_fsck.c. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,6 +21,7 @@
 #include "errors.h"
 #include "rocks.h"
 #include "shard.h"
+#include "shard_int.h"
 
 static cn_shard_t *open_writer(const char *dir) {
     cn_shard_opts_t o = {.create = true, .worker = "w1"};
@@ -446,6 +448,118 @@ static void test_concurrent_appends_one_value_wins_per_key(void **state) {
     cn_shard_close(&s);
 }
 
+/* The (family, key) pairs of feed record n, as "family:key " text. */
+static void feed_text(cn_shard_t *s, uint64_t n, cn_buf_t *out) {
+    uint8_t k[8];
+    cn_put_be64(k, n);
+    cn_buf_t v = {0};
+    assert_int_equal(cn_shard_get(s, CN_CF_FEED, k, sizeof k, &v), 0);
+    const uint8_t *p = v.data, *key;
+    size_t kl;
+    cn_cf_t cf;
+    cn_buf_reset(out);
+    while (cn_feed_next(&p, v.data + v.len, &cf, &key, &kl) == 1)
+        cn_buf_printf(out, "%s:%.*s ", cn_cf_name(cf), (int)kl, (const char *)key);
+    assert_true(p == v.data + v.len);
+    cn_buf_free(&v);
+}
+
+static void *feed_appender(void *arg) {
+    cn_shard_t *s = arg;
+    for (int i = 0; i < 100; i++) {
+        char k[32];
+        snprintf(k, sizeof k, "t%p-%d", (void *)&i, i);
+        if (put1(s, CN_CF_BLOBS, k, "x") != 0) return (void *)1;
+    }
+    return NULL;
+}
+
+static void test_feed_lists_each_append_once_without_gaps(void **state) {
+    (void)state;
+    cn_shard_t *s = open_writer("feed1");
+    assert_int_equal(cn_feed_last(s), 0);
+    assert_int_equal(put1(s, CN_CF_COMMITS, "a", "1"), 0);
+    cn_batch_t *b = cn_batch_new();
+    cn_batch_put(b, CN_CF_COMMITS, "a", 1, "1", 1); /* present: dropped, not listed */
+    cn_batch_put(b, CN_CF_COMMITS, "b", 1, "2", 1);
+    cn_batch_put(b, CN_CF_HEADS, "h", 1, "3", 1);
+    uint64_t seq = cn_shard_seq(s);
+    assert_int_equal(cn_shard_append(s, b, true), 0);
+    assert_int_equal(cn_shard_seq(s), seq + 3); /* 2 records + 1 feed record, one write */
+    cn_buf_t t = {0};
+    feed_text(s, 1, &t);
+    assert_string_equal(cn_buf_cstr(&t), "commits:a ");
+    feed_text(s, 2, &t);
+    assert_string_equal(cn_buf_cstr(&t), "commits:b heads:h ");
+    cn_batch_put(b, CN_CF_COMMITS, "b", 1, "2", 1); /* everything dropped: no record */
+    assert_int_equal(cn_shard_append(s, b, false), 0);
+    assert_int_equal(cn_feed_last(s), 2);
+    cn_batch_destroy(&b);
+    cn_shard_close(&s);
+    s = open_writer("feed1"); /* the counter is restored from the last key */
+    assert_int_equal(put1(s, CN_CF_COMMITS, "c", "4"), 0);
+    feed_text(s, 3, &t);
+    assert_string_equal(cn_buf_cstr(&t), "commits:c ");
+    pthread_t th[4];
+    for (int i = 0; i < 4; i++) assert_int_equal(pthread_create(&th[i], NULL, feed_appender, s), 0);
+    for (int i = 0; i < 4; i++) {
+        void *r = NULL;
+        pthread_join(th[i], &r);
+        assert_null(r);
+    }
+    assert_int_equal(cn_feed_last(s), 403);
+    cn_iter_t *it = NULL;
+    assert_int_equal(cn_iter_new(s, CN_CF_FEED, NULL, 0, &it), 0);
+    uint64_t want = 1;
+    for (; cn_iter_valid(it); cn_iter_next(it), want++) {
+        size_t kl;
+        const uint8_t *k = cn_iter_key(it, &kl);
+        assert_int_equal(kl, 8);
+        assert_int_equal(cn_get_be64(k), want);
+    }
+    assert_int_equal(want, 404);
+    cn_iter_destroy(&it);
+    cn_buf_free(&t);
+    cn_shard_close(&s);
+}
+
+/* A shard made before the feed (16 families): readers see no feed, a writer
+   opening it (without create) adds the family and starts at counter 1. */
+static void test_feed_family_added_to_an_older_shard(void **state) {
+    (void)state;
+    const char *names[CN_CF_FEED];
+    for (int i = 0; i < CN_CF_FEED; i++) names[i] = cn_cf_name((cn_cf_t)i);
+    cn_rocks_t *db = NULL;
+    assert_int_equal(cn_rocks_open("old", names, CN_CF_FEED, &(cn_rocks_opts_t){.create = true}, &db), 0);
+    Canopy__Stamp st = CANOPY__STAMP__INIT;
+    st.version = (char *)"0.0.9";
+    st.git_commit = (char *)"old";
+    st.format = 1;
+    cn_buf_t v = {0};
+    cn_rec_pack(&st.base, &v);
+    cn_rocks_batch_t *rb = cn_rocks_batch_new();
+    cn_rocks_batch_put(rb, db, CN_CF_META, "stamp", 5, v.data, v.len);
+    cn_rocks_batch_put(rb, db, CN_CF_COMMITS, "a", 1, "1", 1);
+    assert_int_equal(cn_rocks_write(db, rb, true), 0);
+    cn_rocks_batch_destroy(&rb);
+    cn_buf_free(&v);
+    cn_rocks_close(&db);
+    cn_shard_t *r = open_reader("old");
+    assert_false(cn_rocks_has_cf(r->db, CN_CF_FEED));
+    assert_int_equal(cn_feed_last(r), 0);
+    assert_get(r, CN_CF_COMMITS, "a", "1");
+    cn_shard_close(&r);
+    cn_shard_t *s = NULL;
+    assert_int_equal(cn_shard_open("old", &(cn_shard_opts_t){.worker = "w"}, &s), 0);
+    assert_int_equal(put1(s, CN_CF_COMMITS, "b", "2"), 0);
+    assert_int_equal(cn_feed_last(s), 1);
+    cn_shard_close(&s);
+    r = open_reader("old");
+    assert_true(cn_rocks_has_cf(r->db, CN_CF_FEED));
+    assert_int_equal(cn_feed_last(r), 1);
+    cn_shard_close(&r);
+}
+
 int main(int argc, char **argv) {
     uint64_t fd = 0;
     if (argc == 3 && strcmp(argv[1], "--crash-child") == 0 && cn_parse_u64(argv[2], &fd) && fd < 1024)
@@ -461,6 +575,8 @@ int main(int argc, char **argv) {
         cmocka_unit_test(test_drop_cf_only_for_derived_families),
         cmocka_unit_test(test_prefix_iteration),
         cmocka_unit_test(test_concurrent_appends_one_value_wins_per_key),
+        cmocka_unit_test(test_feed_lists_each_append_once_without_gaps),
+        cmocka_unit_test(test_feed_family_added_to_an_older_shard),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
