@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # demo.d/20-scan.sh: part of deploy/demo.sh (sourced). Filesystem scans of real
 # trees: /usr/include and this canopy checkout; queries of them (list, --ls,
 # --find); then a small tree is scanned, changed (a file edited, one added, one

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # demo.d/30-download.sh: part of deploy/demo.sh (sourced). Git downloads with no
 # network: this canopy checkout ($here, a local path) and a small repository made
 # here with git; the small one gets two new commits and is downloaded again (a

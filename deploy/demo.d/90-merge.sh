@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # demo.d/90-merge.sh: part of deploy/demo.sh (sourced), the last step: folds
 # every worker's shard into the merged store with `canopy merge` while the
 # cluster runs, schedules a merge as a job too, merges again (unchanged shards
