@@ -1,7 +1,8 @@
 /* fsck.c: checks a shard's data (canopy fsck): RocksDB block checksums on every
    read, every blob decompresses and hashes to its key, every record of a family
    with a known record type decodes, every commit record's pointers exist and
-   every pointer record names a committed job. Read-only; blocks on disk I/O. */
+   every pointer record names a committed job, every feed record decodes and
+   names records that exist. Read-only; blocks on disk I/O. */
 #include "shard_int.h"
 
 #include "errors.h"
@@ -146,6 +147,19 @@ static void check_record(fsck_t *f, cn_cf_t cf, const uint8_t *k, size_t kl, con
     cn_rec_free(m);
 }
 
+/* A feed record: it decodes, and the append-only records it lists exist. */
+static void check_feed(fsck_t *f, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
+    const uint8_t *p = v, *key;
+    size_t klen;
+    cn_cf_t cf;
+    int rc;
+    if (kl != 8) problem(f, CN_CF_FEED, k, kl, "a feed key is not a BE64 counter");
+    while ((rc = cn_feed_next(&p, v + vl, &cf, &key, &klen)) > 0)
+        if (!cn_cf_mutable(cf) && !cn_shard_has(f->s, cf, key, klen))
+            problem(f, CN_CF_FEED, k, kl, "lists a %s record that does not exist", cn_cf_name(cf));
+    if (rc < 0) problem(f, CN_CF_FEED, k, kl, "the feed record does not decode");
+}
+
 static void check_family(fsck_t *f, cn_cf_t cf) {
     cn_rocks_iter_t *it = NULL;
     if (cn_rocks_iter_new(f->s->db, (int)cf, NULL, 0, &it) < 0) {
@@ -161,6 +175,8 @@ static void check_family(fsck_t *f, cn_cf_t cf) {
             check_meta(f, k, kl, v, vl);
         else if (cf == CN_CF_BLOBS)
             check_blob(f, k, kl, v, vl);
+        else if (cf == CN_CF_FEED)
+            check_feed(f, k, kl, v, vl);
         else if (family_record[cf])
             check_record(f, cf, k, kl, v, vl);
     }

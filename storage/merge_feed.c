@@ -16,6 +16,9 @@
 #define FEEDMARK "feedmark/"
 #define FEEDPEND "feedpend/"
 #define MULTI_GET 1024
+/* More new keys than this since the mark: reading the shard whole costs about
+   as much, without holding them all in memory. */
+#define DELTA_MAX (4u << 20)
 
 typedef struct {
     cn_buf_t *keys;
@@ -98,7 +101,14 @@ static int get_meta(cn_shard_t *cur, const char *prefix, const char *name, cn_bu
     return rc;
 }
 
-/* Adds the feed records after mark; false when the feed does not continue it. */
+static size_t total_keys(const keylist_t *kl) {
+    size_t n = 0;
+    for (int cf = 0; cf < CN_CF_COUNT_; cf++) n += kl[cf].n;
+    return n;
+}
+
+/* Adds the feed records after mark; *ok false when the feed does not continue
+   it (a gap) or brings too many keys. */
 static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl, bool *ok) {
     cn_iter_t *it = NULL;
     int rc = cn_iter_new(s, CN_CF_FEED, NULL, 0, &it);
@@ -114,6 +124,7 @@ static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl,
         const uint8_t *v = cn_iter_value(it, &vl);
         *ok = klen == 8 && cn_get_be64(k) == want;
         if (*ok) rc = add_pairs(kl, v, vl);
+        if (*ok && (want & 63) == 0 && total_keys(kl) > DELTA_MAX) *ok = false;
     }
     if (want <= last) *ok = false;
     cn_iter_destroy(&it);
@@ -142,8 +153,8 @@ int mg_feed_plan(mg_t *m, mg_shard_t *sh, cn_shard_t *cur) {
         free(kl[cf].keys);
     }
     if (rc < 0 || !ok) {
-        CN_WARN("merge: shard %s: its feed does not continue from counter %llu (%s); reading it whole",
-                sh->name, (unsigned long long)mark, rc < 0 ? cn_err_detail() : "a gap");
+        CN_WARN("merge: shard %s: read whole, not from its feed after counter %llu (%s)",
+                sh->name, (unsigned long long)mark, rc < 0 ? cn_err_detail() : "a gap, or too many new keys");
         mg_feed_free(sh);
         return 0;
     }

@@ -147,8 +147,10 @@ static void test_fsck_finds_corrupt_values(void **state) {
     problems_t p = {{0}, 0};
     cn_fsck_report_t r;
     assert_int_equal(cn_shard_fsck(s, collect, &p, &r), CN_ECORRUPT);
-    assert_int_equal(r.problems, 5);
-    assert_int_equal(p.n, 5);
+    /* the missing pointer twice: its commit record and its feed record name it */
+    assert_int_equal(r.problems, 6);
+    assert_int_equal(p.n, 6);
+    assert_non_null(strstr(p.all, "lists a heads record that does not exist"));
     assert_non_null(strstr(p.all, "BLAKE2b-256 does not match its key"));
     assert_non_null(strstr(p.all, "does not decompress"));
     assert_non_null(strstr(p.all, "does not decode as Commit"));
@@ -156,7 +158,7 @@ static void test_fsck_finds_corrupt_values(void **state) {
     assert_non_null(strstr(p.all, "pointer 0 (family heads) of job 10 is missing"));
     /* Without a callback it still counts. */
     assert_int_equal(cn_shard_fsck(s, NULL, NULL, &r), CN_ECORRUPT);
-    assert_int_equal(r.problems, 5);
+    assert_int_equal(r.problems, 6);
     cn_shard_close(&s);
 }
 
