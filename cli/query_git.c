@@ -87,6 +87,7 @@ static Canopy__Heads *store_heads(cn_gv_t *v, cn_shard_t *s, uint64_t project) {
 
 int cn_gv_heads(cn_gv_t *v, uint64_t project, Canopy__Heads **out) {
     *out = NULL;
+    v->njobs = 0; /* a job downloads one project: the cache stays per project */
     for (size_t i = 0; i < v->st.n; i++) {
         Canopy__Heads *h = store_heads(v, v->st.s[i], project);
         if (!h) continue;
@@ -125,6 +126,7 @@ static int by_lease(const void *a, const void *b) {
 
 void cn_gv_logs(cn_gv_t *v, uint64_t project, Canopy__ProjectLog ***out, size_t *n) {
     logs_t ls = {.view = v};
+    v->njobs = 0; /* a job downloads one project: the cache stays per project */
     for (size_t i = 0; i < v->st.n; i++) cn_repo_each_log(v->st.s[i], project, add_log, &ls);
     if (ls.n) qsort(ls.v, ls.n, sizeof *ls.v, by_lease);
     size_t k = 0; /* one entry per lease (a store may have been copied) */

@@ -24,7 +24,7 @@ typedef struct {
 
 typedef struct {
     cn_stores_t st;
-    cn_gv_job_t *jobs; /* winning leases looked up so far */
+    cn_gv_job_t *jobs; /* winning leases looked up (for one project at a time) */
     size_t njobs;
 } cn_gv_t;
 
