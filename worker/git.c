@@ -427,6 +427,28 @@ void cn_git_tree_free(cn_git_tree_t *t) {
     git_tree_free((git_tree *)(void *)t);
 }
 
+/* The odb object itself is handed out: libgit2 caches it (raw trees count
+   against the tree cache limit set in init_libgit2), so a tree read again by a
+   later commit's diff costs a cache lookup and no copy. */
+int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len) {
+    git_odb_object *o = NULL;
+    if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail("tree", oid);
+    if (git_odb_object_type(o) != GIT_OBJECT_TREE) {
+        char hex[CN_OID_HEX];
+        oid_hex(oid, hex);
+        git_odb_object_free(o);
+        return cn_err(CN_ECORRUPT, "object %s is not a tree", hex);
+    }
+    *data = git_odb_object_data(o);
+    *len = git_odb_object_size(o);
+    *out = (cn_git_raw_t *)(void *)o;
+    return 0;
+}
+
+void cn_git_raw_free(cn_git_raw_t *r) {
+    git_odb_object_free((git_odb_object *)(void *)r);
+}
+
 /* ---- commits ---- */
 
 int cn_git_commit_get(cn_git_t *g, const cn_oid_t *oid, cn_git_commit_t **out) {

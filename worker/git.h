@@ -69,6 +69,14 @@ size_t cn_git_tree_count(const cn_git_tree_t *t);
 void cn_git_tree_entry(const cn_git_tree_t *t, size_t i, cn_git_entry_t *e);
 void cn_git_tree_free(cn_git_tree_t *t);
 
+/* The raw bytes of a tree object ("mode SP name NUL 20-byte-oid" entries, read
+   with worker/jobs/rawtree.h) without libgit2 parsing them: the tree diff's fast
+   path. *data and *len stay valid until cn_git_raw_free. CN_ECORRUPT when the
+   object is missing or not a tree. Blocks on I/O. */
+typedef struct cn_git_raw cn_git_raw_t;
+int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len);
+void cn_git_raw_free(cn_git_raw_t *r);
+
 /* ---- commits ---- */
 typedef struct cn_git_commit cn_git_commit_t;
 typedef struct {

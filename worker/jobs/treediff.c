@@ -4,8 +4,10 @@
 #include "treediff.h"
 
 #include "errors.h"
+#include "rawtree.h"
 #include "util.h"
 
+#include <stdio.h>
 #include <string.h>
 
 typedef struct {
@@ -68,26 +70,33 @@ static int both_sides(tdiff_t *d, const cn_git_entry_t *o, const cn_git_entry_t 
     return rc;
 }
 
-static int merge(tdiff_t *d, cn_git_tree_t *ot, cn_git_tree_t *nt, int depth) {
-    size_t on = ot ? cn_git_tree_count(ot) : 0, nn = nt ? cn_git_tree_count(nt) : 0;
-    size_t i = 0, j = 0;
-    int rc = 0;
+/* Both trees are read straight from their raw bytes (rawtree.h): no entry
+   array is built and no name is measured with strlen. */
+static int merge(tdiff_t *d, const uint8_t *od, size_t olen, const uint8_t *nd, size_t nlen, int depth) {
+    cn_rawtree_t oi, ni;
+    cn_rawtree_init(&oi, od, olen);
+    cn_rawtree_init(&ni, nd, nlen);
     cn_git_entry_t o, n;
-    while (rc == 0 && (i < on || j < nn)) {
-        if (i < on) cn_git_tree_entry(ot, i, &o);
-        if (j < nn) cn_git_tree_entry(nt, j, &n);
-        int c = i >= on ? 1 : j >= nn ? -1 : entry_cmp(&o, &n);
+    int ro = cn_rawtree_next(&oi, &o), rn = cn_rawtree_next(&ni, &n);
+    int rc = 0;
+    while (rc == 0 && ro >= 0 && rn >= 0 && (ro > 0 || rn > 0)) {
+        int c = ro == 0 ? 1 : rn == 0 ? -1 : entry_cmp(&o, &n);
         if (c < 0) {
             rc = one_side(d, &o, true, depth);
-            i++;
+            ro = cn_rawtree_next(&oi, &o);
         } else if (c > 0) {
             rc = one_side(d, &n, false, depth);
-            j++;
+            rn = cn_rawtree_next(&ni, &n);
         } else {
             rc = both_sides(d, &o, &n, depth);
-            i++;
-            j++;
+            ro = cn_rawtree_next(&oi, &o);
+            rn = cn_rawtree_next(&ni, &n);
         }
+    }
+    if (rc == 0 && (ro < 0 || rn < 0)) {
+        char why[256]; /* cn_err's detail is the buffer cn_err writes into */
+        snprintf(why, sizeof why, "%s", cn_err_detail());
+        rc = cn_err(CN_ECORRUPT, "%s (in the tree at \"%.200s\")", why, cn_buf_cstr(&d->path));
     }
     return rc;
 }
@@ -96,14 +105,16 @@ static int walk(tdiff_t *d, const cn_oid_t *old_tree, const cn_oid_t *new_tree, 
     if (depth > CN_TDIFF_MAX_DEPTH)
         return cn_err(CN_ECORRUPT, "trees nested deeper than %d levels at %.200s", CN_TDIFF_MAX_DEPTH,
                       cn_buf_cstr(&d->path));
-    cn_git_tree_t *ot = NULL, *nt = NULL;
+    cn_git_raw_t *ot = NULL, *nt = NULL;
+    const uint8_t *od = NULL, *nd = NULL;
+    size_t olen = 0, nlen = 0;
     int rc = 0;
-    if (old_tree && (rc = cn_git_tree_get(d->g, old_tree, &ot)) < 0) return rc;
-    if (new_tree && (rc = cn_git_tree_get(d->g, new_tree, &nt)) < 0) goto free_old;
-    rc = merge(d, ot, nt, depth);
-    cn_git_tree_free(nt);
+    if (old_tree && (rc = cn_git_tree_raw(d->g, old_tree, &ot, &od, &olen)) < 0) return rc;
+    if (new_tree && (rc = cn_git_tree_raw(d->g, new_tree, &nt, &nd, &nlen)) < 0) goto free_old;
+    rc = merge(d, od, olen, nd, nlen, depth);
+    cn_git_raw_free(nt);
 free_old:
-    cn_git_tree_free(ot);
+    cn_git_raw_free(ot);
     return rc;
 }
 

@@ -1,0 +1,290 @@
+/* test_rawtree.c: the raw tree object reader (rawtree.h) on hand-made bytes:
+   every prefix of a valid tree (entries cut anywhere, oids cut short), bad
+   modes, empty names, names holding every byte value; and on real trees from a
+   repository made by git, entry for entry against libgit2's own parse. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "errors.h"
+#include "git.h"
+#include "rawtree.h"
+#include "treediff.h"
+#include "util.h"
+
+/* Appends one entry "mode SP name NUL oid" with the oid's bytes all `fill`. */
+static void put_entry(cn_buf_t *b, const char *mode, const void *name, size_t name_len, uint8_t fill) {
+    cn_buf_append(b, mode, strlen(mode));
+    cn_buf_putc(b, ' ');
+    cn_buf_append(b, name, name_len);
+    cn_buf_putc(b, '\0');
+    for (int i = 0; i < CN_OID_LEN; i++) cn_buf_putc(b, fill);
+}
+
+/* Parses all of data; returns the final code and counts the entries read. */
+static int parse_all(const void *data, size_t len, size_t *n) {
+    cn_rawtree_t it;
+    cn_rawtree_init(&it, data, len);
+    cn_git_entry_t e;
+    int rc;
+    *n = 0;
+    while ((rc = cn_rawtree_next(&it, &e)) == 1) ++*n;
+    return rc;
+}
+
+static void test_valid_entries_are_read_in_place(void **state) {
+    (void)state;
+    cn_buf_t b = {0};
+    put_entry(&b, "100644", "README", 6, 0x11);
+    put_entry(&b, "40000", "src", 3, 0x22);
+    put_entry(&b, "160000", "sub", 3, 0x33);
+    put_entry(&b, "120000", "link", 4, 0x44);
+    cn_rawtree_t it;
+    cn_rawtree_init(&it, b.data, b.len);
+    cn_git_entry_t e;
+    const uint32_t modes[] = {0100644, 040000, 0160000, 0120000};
+    const char *names[] = {"README", "src", "sub", "link"};
+    for (int i = 0; i < 4; i++) {
+        assert_int_equal(cn_rawtree_next(&it, &e), 1);
+        assert_int_equal(e.mode, modes[i]);
+        assert_int_equal(e.name_len, strlen(names[i]));
+        assert_memory_equal(e.name, names[i], e.name_len);
+        assert_true((const uint8_t *)e.name > b.data &&
+                    (const uint8_t *)e.name < b.data + b.len); /* no copy */
+        for (int k = 0; k < CN_OID_LEN; k++) assert_int_equal(e.oid->id[k], 0x11 * (i + 1));
+    }
+    assert_int_equal(cn_rawtree_next(&it, &e), 0);
+    assert_int_equal(cn_rawtree_next(&it, &e), 0); /* the end stays the end */
+    size_t n;
+    assert_int_equal(parse_all("", 0, &n), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(parse_all(NULL, 0, &n), 0); /* the empty tree */
+    assert_int_equal(n, 0);
+    cn_buf_free(&b);
+}
+
+/* Every prefix of a valid tree: whole entries are read, a cut one is corrupt
+   (inside the mode, the name, or the oid), and a cut on a boundary is the end. */
+static void test_every_truncation_is_corrupt_or_a_boundary(void **state) {
+    (void)state;
+    cn_buf_t b = {0};
+    put_entry(&b, "100644", "a", 1, 1);
+    size_t first = b.len;
+    put_entry(&b, "100755", "bin", 3, 2);
+    for (size_t len = 0; len <= b.len; len++) {
+        uint8_t *copy = cn_xmalloc(len ? len : 1); /* exactly len bytes: ASan sees overreads */
+        memcpy(copy, b.data, len);
+        size_t n;
+        int rc = parse_all(copy, len, &n);
+        if (len == 0 || len == first || len == b.len) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(n, len == 0 ? 0 : len == first ? 1 : 2);
+        } else {
+            assert_int_equal(rc, CN_ECORRUPT);
+            assert_int_equal(n, len < first ? 0 : 1);
+        }
+        free(copy);
+    }
+    /* The oid one byte short names what is wrong. */
+    size_t n;
+    assert_int_equal(parse_all(b.data, b.len - 1, &n), CN_ECORRUPT);
+    assert_non_null(strstr(cn_err_detail(), "object id cut short"));
+    cn_buf_free(&b);
+}
+
+static void test_bad_modes_and_names_are_corrupt(void **state) {
+    (void)state;
+    const char *bad_modes[] = {"",       "8",  "10064a",  "1006448", "1777770",
+                               "200000", "-1", "+100644", " 100644", "\x7f"};
+    for (size_t i = 0; i < sizeof bad_modes / sizeof *bad_modes; i++) {
+        cn_buf_t b = {0};
+        put_entry(&b, "100644", "ok", 2, 7);
+        put_entry(&b, bad_modes[i], "x", 1, 7);
+        size_t n;
+        int rc = parse_all(b.data, b.len, &n);
+        if (rc != CN_ECORRUPT) fail_msg("mode \"%s\" was accepted", bad_modes[i]);
+        assert_int_equal(n, 1);
+        cn_buf_free(&b);
+    }
+    /* The largest mode libgit2 keeps, a one-digit mode and zero-padded modes
+       (written by old tools) are accepted. */
+    cn_buf_t b = {0};
+    put_entry(&b, "177777", "x", 1, 7);
+    put_entry(&b, "0", "y", 1, 7);
+    put_entry(&b, "040000", "z", 1, 7);
+    put_entry(&b, "000100644", "zz", 2, 7);
+    size_t n;
+    assert_int_equal(parse_all(b.data, b.len, &n), 0);
+    assert_int_equal(n, 4);
+    cn_rawtree_t it;
+    cn_git_entry_t e;
+    cn_rawtree_init(&it, b.data, b.len);
+    while (cn_rawtree_next(&it, &e) == 1 && e.name_len == 1) continue;
+    assert_int_equal(e.mode, 0100644);
+    /* An empty name, then a name with no NUL before the end. */
+    cn_buf_reset(&b);
+    put_entry(&b, "100644", "", 0, 7);
+    assert_int_equal(parse_all(b.data, b.len, &n), CN_ECORRUPT);
+    assert_non_null(strstr(cn_err_detail(), "empty name"));
+    cn_buf_reset(&b);
+    cn_buf_append(&b, "100644 nonul", 12);
+    assert_int_equal(parse_all(b.data, b.len, &n), CN_ECORRUPT);
+    assert_non_null(strstr(cn_err_detail(), "NUL"));
+    /* After an error, the reader stays failed. */
+    cn_rawtree_init(&it, b.data, b.len);
+    assert_int_equal(cn_rawtree_next(&it, &e), CN_ECORRUPT);
+    assert_int_equal(cn_rawtree_next(&it, &e), CN_ECORRUPT);
+    cn_buf_free(&b);
+}
+
+/* Every byte value but NUL, alone and all in one 255-byte name, comes back as is. */
+static void test_names_with_every_byte_value(void **state) {
+    (void)state;
+    cn_buf_t b = {0};
+    uint8_t all[255];
+    for (int c = 1; c < 256; c++) {
+        uint8_t one = (uint8_t)c;
+        put_entry(&b, "100644", &one, 1, (uint8_t)c);
+        all[c - 1] = (uint8_t)c;
+    }
+    put_entry(&b, "100644", all, sizeof all, 0);
+    cn_rawtree_t it;
+    cn_rawtree_init(&it, b.data, b.len);
+    cn_git_entry_t e;
+    for (int c = 1; c < 256; c++) {
+        assert_int_equal(cn_rawtree_next(&it, &e), 1);
+        assert_int_equal(e.name_len, 1);
+        assert_int_equal((uint8_t)e.name[0], c);
+        assert_int_equal(e.oid->id[0], c);
+    }
+    assert_int_equal(cn_rawtree_next(&it, &e), 1);
+    assert_int_equal(e.name_len, sizeof all);
+    assert_memory_equal(e.name, all, sizeof all);
+    assert_int_equal(cn_rawtree_next(&it, &e), 0);
+    cn_buf_free(&b);
+}
+
+static void rev_parse(const char *repo, const char *what, cn_oid_t *oid) {
+    char cmd[1024], line[64];
+    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse '%s'", repo, what);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    assert_non_null(fgets(line, sizeof line, p));
+    assert_int_equal(pclose(p), 0);
+    for (int i = 0; i < CN_OID_LEN; i++) {
+        unsigned v;
+        assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
+        oid->id[i] = (uint8_t)v;
+    }
+}
+
+/* Real trees made by git: the raw reader sees what libgit2's parser sees. */
+static void test_real_trees_match_libgit2(void **state) {
+    (void)state;
+    int rc =
+        system("export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x "
+               "GIT_CONFIG_NOSYSTEM=1 HOME=$PWD && git init -q r && cd r && mkdir -p d/e && echo 1 > a && "
+               "echo 2 > d/b && echo 3 > d/e/c && printf x > \"$(printf 'n\\001\\303\\251\\377')\" && "
+               "echo 4 > x.sh && chmod +x x.sh && ln -s a l && git add -A && git commit -qm one "
+               ">/dev/null 2>&1");
+    assert_int_equal(rc, 0);
+    cn_git_t *g = NULL;
+    assert_int_equal(cn_git_open("r", &g), 0);
+    const char *trees[] = {"HEAD^{tree}", "HEAD:d", "HEAD:d/e"};
+    for (size_t t = 0; t < 3; t++) {
+        cn_oid_t oid;
+        rev_parse("r", trees[t], &oid);
+        cn_git_tree_t *lt = NULL;
+        cn_git_raw_t *raw = NULL;
+        const uint8_t *data;
+        size_t len;
+        assert_int_equal(cn_git_tree_get(g, &oid, &lt), 0);
+        assert_int_equal(cn_git_tree_raw(g, &oid, &raw, &data, &len), 0);
+        cn_rawtree_t it;
+        cn_rawtree_init(&it, data, len);
+        size_t n = cn_git_tree_count(lt);
+        assert_true(n > 0);
+        for (size_t i = 0; i < n; i++) {
+            cn_git_entry_t want, got;
+            cn_git_tree_entry(lt, i, &want);
+            assert_int_equal(cn_rawtree_next(&it, &got), 1);
+            assert_int_equal(got.mode, want.mode);
+            assert_int_equal(got.name_len, want.name_len);
+            assert_memory_equal(got.name, want.name, want.name_len);
+            assert_memory_equal(got.oid->id, want.oid->id, CN_OID_LEN);
+        }
+        cn_git_entry_t e;
+        assert_int_equal(cn_rawtree_next(&it, &e), 0);
+        cn_git_raw_free(raw);
+        cn_git_tree_free(lt);
+    }
+    /* A blob asked for as a tree, and a missing object, are corrupt. */
+    cn_oid_t blob, missing = {{0}};
+    rev_parse("r", "HEAD:a", &blob);
+    cn_git_raw_t *raw = NULL;
+    const uint8_t *data;
+    size_t len;
+    assert_int_equal(cn_git_tree_raw(g, &blob, &raw, &data, &len), CN_ECORRUPT);
+    assert_non_null(strstr(cn_err_detail(), "not a tree"));
+    assert_int_equal(cn_git_tree_raw(g, &missing, &raw, &data, &len), CN_ECORRUPT);
+    cn_git_close(&g);
+}
+
+static int count_change(void *arg, const cn_tdiff_change_t *c) {
+    (void)c;
+    ++*(int *)arg;
+    return 0;
+}
+
+/* A tree object whose last entry is cut short (written with --literally, as a
+   broken tool could): the tree diff stops with CN_ECORRUPT naming where. */
+static void test_treediff_stops_at_a_corrupt_tree(void **state) {
+    (void)state;
+    int rc = system("export GIT_CONFIG_NOSYSTEM=1 HOME=$PWD && git init -q --bare c && cd c && "
+                    "b=$(echo x | git hash-object -w --stdin) && "
+                    "bad=$( (printf '100644 f\\0'; printf \"$b\" | xxd -r -p | head -c 10) | "
+                    "git hash-object -t tree --literally -w --stdin) && "
+                    "printf '040000 tree %s\\tsub\\n100644 blob %s\\ttop\\n' $bad $b | git mktree --missing "
+                    "> ../root.txt && printf '100644 blob %s\\ttop\\n' $b | git mktree > ../old.txt");
+    assert_int_equal(rc, 0);
+    cn_oid_t root, old;
+    FILE *f;
+    char line[64];
+    cn_oid_t *oids[] = {&root, &old};
+    const char *files[] = {"root.txt", "old.txt"};
+    for (int k = 0; k < 2; k++) {
+        assert_non_null(f = fopen(files[k], "r"));
+        assert_non_null(fgets(line, sizeof line, f));
+        fclose(f);
+        for (int i = 0; i < CN_OID_LEN; i++) {
+            unsigned v;
+            assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
+            oids[k]->id[i] = (uint8_t)v;
+        }
+    }
+    cn_git_t *g = NULL;
+    assert_int_equal(cn_git_open("c", &g), 0);
+    int n = 0;
+    assert_int_equal(cn_treediff(g, &old, &root, count_change, &n), CN_ECORRUPT);
+    if (!strstr(cn_err_detail(), "object id cut short") || !strstr(cn_err_detail(), "\"sub/\""))
+        fail_msg("detail '%s' does not say what is wrong and where", cn_err_detail());
+    assert_int_equal(n, 0); /* "sub" sorts before "top": nothing was reported */
+    cn_git_close(&g);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_valid_entries_are_read_in_place),
+        cmocka_unit_test(test_every_truncation_is_corrupt_or_a_boundary),
+        cmocka_unit_test(test_bad_modes_and_names_are_corrupt),
+        cmocka_unit_test(test_names_with_every_byte_value),
+        cmocka_unit_test(test_real_trees_match_libgit2),
+        cmocka_unit_test(test_treediff_stops_at_a_corrupt_tree),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
