@@ -1,7 +1,8 @@
 /* fuzz_rawtree.c: arbitrary bytes into the raw tree object reader (the bytes of
    a tree from a repository that may be corrupt). Nothing may crash or read out
    of bounds; every entry handed out must lie inside the input, back to back
-   with the one before, and an error or the end must be final. */
+   with the one before, and an error or the end must be final; the run two
+   trees share must end on an entry boundary. */
 #include "errors.h"
 #include "rawtree.h"
 
@@ -35,6 +36,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rc == 0 && prev_end != end) abort(); /* the end means every byte was read */
     if (rc != 0 && rc != CN_ECORRUPT) abort();
     if (cn_rawtree_next(&it, &e) != rc) abort(); /* final */
+    /* The shared run of two trees (the input cut in two at its first byte):
+       inside both, equal bytes, and on an entry boundary of each. */
+    size_t cut = size ? buf[0] % size : 0;
+    size_t same = cn_rawtree_common(buf, cut, buf + cut, size - cut);
+    if (same > cut || same > size - cut || memcmp(buf, buf + cut, same) != 0) abort();
+    cn_rawtree_init(&it, buf, cut);
+    size_t at = 0;
+    rc = 1;
+    while (at < same && (rc = cn_rawtree_next(&it, &e)) == 1) at = (size_t)(e.oid->id + CN_OID_LEN - buf);
+    if (rc == 1 && at != same) abort(); /* well-formed entries: the run ends on one's end */
     free(buf);
     return 0;
 }

@@ -169,6 +169,36 @@ static void test_names_with_every_byte_value(void **state) {
     cn_buf_free(&b);
 }
 
+/* The shared run ends after the last whole entry both trees hold byte for
+   byte: not inside an oid, a name or a mode that differ. */
+static void test_common_run_ends_on_an_entry_boundary(void **state) {
+    (void)state;
+    cn_buf_t a = {0}, b = {0};
+    put_entry(&a, "100644", "a", 1, 1);
+    put_entry(&a, "100644", "b", 1, 2);
+    size_t one = a.len / 2;
+    cn_buf_append(&b, a.data, a.len);
+    b.data[b.len - 1] ^= 1; /* the last oid byte of "b" differs */
+    assert_int_equal(cn_rawtree_common(a.data, a.len, b.data, b.len), one);
+    assert_int_equal(cn_rawtree_common(a.data, a.len, a.data, a.len), a.len);
+    assert_int_equal(cn_rawtree_common(a.data, a.len, a.data, one + 5), one); /* b cut short */
+    b.data[b.len - 1] ^= 1;
+    b.data[one] = '4'; /* the mode of "b" differs */
+    assert_int_equal(cn_rawtree_common(a.data, a.len, b.data, b.len), one);
+    b.data[0] = '4'; /* the first entry differs */
+    assert_int_equal(cn_rawtree_common(a.data, a.len, b.data, b.len), 0);
+    assert_int_equal(cn_rawtree_common(NULL, 0, a.data, a.len), 0);
+    /* An oid holding a NUL byte does not fool the hop from entry to entry. */
+    cn_buf_reset(&a), cn_buf_reset(&b);
+    put_entry(&a, "100644", "x", 1, 0);
+    size_t first = a.len;
+    put_entry(&a, "100644", "y", 1, 0);
+    cn_buf_append(&b, a.data, a.len);
+    b.data[first + 7] = (uint8_t)'z'; /* "y" renamed to "z" */
+    assert_int_equal(cn_rawtree_common(a.data, a.len, b.data, b.len), first);
+    cn_buf_free(&a), cn_buf_free(&b);
+}
+
 static void rev_parse(const char *repo, const char *what, cn_oid_t *oid) {
     char cmd[1024], line[64];
     snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse '%s'", repo, what);
@@ -283,6 +313,7 @@ int main(void) {
         cmocka_unit_test(test_every_truncation_is_corrupt_or_a_boundary),
         cmocka_unit_test(test_bad_modes_and_names_are_corrupt),
         cmocka_unit_test(test_names_with_every_byte_value),
+        cmocka_unit_test(test_common_run_ends_on_an_entry_boundary),
         cmocka_unit_test(test_real_trees_match_libgit2),
         cmocka_unit_test(test_treediff_stops_at_a_corrupt_tree),
     };

@@ -29,4 +29,12 @@ void cn_rawtree_init(cn_rawtree_t *it, const uint8_t *data, size_t len);
    cut short. After an error every further call returns CN_ECORRUPT. */
 int cn_rawtree_next(cn_rawtree_t *it, cn_git_entry_t *e);
 
+/* The length of the longest run of whole entries (from the start) that the
+   two trees share byte for byte: those entries are equal on both sides, so a
+   diff can start both readers after them. Entries are hopped over by their
+   terminating NUL and oid, not parsed: a malformed entry inside the run is
+   equal on both sides and reported by whichever diff first saw it change.
+   Never reads outside either buffer; NULL with length 0 is the empty tree. */
+size_t cn_rawtree_common(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
 #endif

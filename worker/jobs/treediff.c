@@ -73,9 +73,12 @@ static int both_sides(tdiff_t *d, const cn_git_entry_t *o, const cn_git_entry_t 
 /* Both trees are read straight from their raw bytes (rawtree.h): no entry
    array is built and no name is measured with strlen. */
 static int merge(tdiff_t *d, const uint8_t *od, size_t olen, const uint8_t *nd, size_t nlen, int depth) {
+    /* A commit changes few entries of a big directory: the entries before the
+       first byte that differs are skipped on both sides without parsing. */
+    size_t skip = cn_rawtree_common(od, olen, nd, nlen);
     cn_rawtree_t oi, ni;
-    cn_rawtree_init(&oi, od, olen);
-    cn_rawtree_init(&ni, nd, nlen);
+    cn_rawtree_init(&oi, od ? od + skip : NULL, olen - skip);
+    cn_rawtree_init(&ni, nd ? nd + skip : NULL, nlen - skip);
     cn_git_entry_t o, n;
     int ro = cn_rawtree_next(&oi, &o), rn = cn_rawtree_next(&ni, &n);
     int rc = 0;
