@@ -46,6 +46,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     rc = 1;
     while (at < same && (rc = cn_rawtree_next(&it, &e)) == 1) at = (size_t)(e.oid->id + CN_OID_LEN - buf);
     if (rc == 1 && at != same) abort(); /* well-formed entries: the run ends on one's end */
+    size_t tail = cn_rawtree_common_tail(buf, cut, buf + cut, size - cut);
+    if (tail > cut || tail > size - cut || memcmp(buf + cut - tail, buf + size - tail, tail) != 0) abort();
     free(buf);
     return 0;
 }

@@ -196,6 +196,13 @@ static void test_common_run_ends_on_an_entry_boundary(void **state) {
     cn_buf_append(&b, a.data, a.len);
     b.data[first + 7] = (uint8_t)'z'; /* "y" renamed to "z" */
     assert_int_equal(cn_rawtree_common(a.data, a.len, b.data, b.len), first);
+    /* The equal tail: the whole second entry but its name's first byte... */
+    assert_int_equal(cn_rawtree_common_tail(a.data, a.len, b.data, b.len), a.len - first - 8);
+    assert_int_equal(cn_rawtree_common_tail(a.data, a.len, a.data, a.len), a.len);
+    assert_int_equal(cn_rawtree_common_tail(a.data, a.len, a.data + 3, a.len - 3), a.len - 3);
+    assert_int_equal(cn_rawtree_common_tail(NULL, 0, a.data, a.len), 0);
+    b.data[b.len - 1] ^= 1; /* ...and nothing when the last byte differs */
+    assert_int_equal(cn_rawtree_common_tail(a.data, a.len, b.data, b.len), 0);
     cn_buf_free(&a), cn_buf_free(&b);
 }
 
@@ -307,6 +314,63 @@ static void test_treediff_stops_at_a_corrupt_tree(void **state) {
     cn_git_close(&g);
 }
 
+static int collect_path(void *arg, const cn_tdiff_change_t *c) {
+    cn_buf_append(arg, c->path, c->path_len);
+    cn_buf_putc(arg, '\n');
+    return 0;
+}
+
+/* Edits in the middle of big directories (where the diff skips the equal head
+   and tail of both trees unparsed): every commit's changed paths are git's. */
+static void test_treediff_in_big_directories_matches_git(void **state) {
+    (void)state;
+    int rc =
+        system("export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x "
+               "GIT_CONFIG_NOSYSTEM=1 HOME=$PWD && git init -q big && cd big && mkdir d && "
+               "for i in $(seq 10 69); do echo $i > d/f$i; echo $i > g$i; done && git add -A && "
+               "git commit -qm 0 && RANDOM=7 && for c in $(seq 1 40); do "
+               "for k in 1 2 3; do i=$((10 + RANDOM % 60)); case $((RANDOM % 5)) in "
+               "0) echo $c >> d/f$i;; 1) rm -rf d/f$i;; 2) rm -rf d/f$i; mkdir -p d/f$i; echo $c > d/f$i/x;; "
+               "3) touch g$i; chmod +x g$i;; 4) echo $c > d/n$c$k;; esac; done; "
+               "git add -A && git commit -qm $c --allow-empty; done >/dev/null 2>&1");
+    assert_int_equal(rc, 0);
+    cn_git_t *g = NULL;
+    assert_int_equal(cn_git_open("big", &g), 0);
+    for (int c = 1; c <= 40; c++) {
+        char rev[32], cmd[256];
+        snprintf(rev, sizeof rev, "HEAD~%d", 40 - c);
+        cn_oid_t old, new;
+        snprintf(cmd, sizeof cmd, "%s^^{tree}", rev);
+        rev_parse("big", cmd, &old);
+        snprintf(cmd, sizeof cmd, "%s^{tree}", rev);
+        rev_parse("big", cmd, &new);
+        cn_buf_t ours = {0}, git = {0};
+        assert_int_equal(cn_treediff(g, &old, &new, collect_path, &ours), 0);
+        snprintf(cmd, sizeof cmd, "git -C big diff-tree -r --no-renames --name-only %s^ %s | LC_ALL=C sort",
+                 rev, rev);
+        FILE *p = popen(cmd, "r");
+        assert_non_null(p);
+        char buf[4096];
+        size_t n;
+        while ((n = fread(buf, 1, sizeof buf, p)) > 0) cn_buf_append(&git, buf, n);
+        assert_int_equal(pclose(p), 0);
+        /* ours is in git's tree order; sort it the same way as git's list */
+        char path[] = "ours.txt";
+        FILE *f = fopen(path, "w");
+        assert_non_null(f);
+        fwrite(ours.data, 1, ours.len, f);
+        fclose(f);
+        cn_buf_t sorted = {0};
+        assert_non_null(p = popen("LC_ALL=C sort ours.txt", "r"));
+        while ((n = fread(buf, 1, sizeof buf, p)) > 0) cn_buf_append(&sorted, buf, n);
+        assert_int_equal(pclose(p), 0);
+        if (strcmp(cn_buf_cstr(&sorted), cn_buf_cstr(&git)) != 0)
+            fail_msg("commit %d: ours\n%s\ngit\n%s", c, cn_buf_cstr(&sorted), cn_buf_cstr(&git));
+        cn_buf_free(&ours), cn_buf_free(&git), cn_buf_free(&sorted);
+    }
+    cn_git_close(&g);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_valid_entries_are_read_in_place),
@@ -316,6 +380,7 @@ int main(void) {
         cmocka_unit_test(test_common_run_ends_on_an_entry_boundary),
         cmocka_unit_test(test_real_trees_match_libgit2),
         cmocka_unit_test(test_treediff_stops_at_a_corrupt_tree),
+        cmocka_unit_test(test_treediff_in_big_directories_matches_git),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -102,3 +102,17 @@ size_t cn_rawtree_common(const uint8_t *a, size_t alen, const uint8_t *b, size_t
         off = (size_t)(nul - a) + 1 + CN_OID_LEN;
     }
 }
+
+size_t cn_rawtree_common_tail(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen) {
+    if (!a || !b) return 0;
+    size_t n = alen < blen ? alen : blen, i = 0;
+    const uint8_t *ae = a + alen, *be = b + blen;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t x, y;
+        memcpy(&x, ae - i - 8, 8);
+        memcpy(&y, be - i - 8, 8);
+        if (x != y) break;
+    }
+    while (i < n && ae[-(ptrdiff_t)i - 1] == be[-(ptrdiff_t)i - 1]) i++;
+    return i;
+}

@@ -37,4 +37,9 @@ int cn_rawtree_next(cn_rawtree_t *it, cn_git_entry_t *e);
    Never reads outside either buffer; NULL with length 0 is the empty tree. */
 size_t cn_rawtree_common(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
 
+/* How many bytes at the ends of the two buffers are equal (not aligned to
+   entries: a reader standing on an entry start in each, with the same number
+   of bytes left and no more than this many, knows the rest is equal). */
+size_t cn_rawtree_common_tail(const uint8_t *a, size_t alen, const uint8_t *b, size_t blen);
+
 #endif

@@ -71,30 +71,30 @@ static int both_sides(tdiff_t *d, const cn_git_entry_t *o, const cn_git_entry_t 
 }
 
 /* Both trees are read straight from their raw bytes (rawtree.h): no entry
-   array is built and no name is measured with strlen. */
+   array is built and no name is measured with strlen. A commit changes few
+   entries of a big directory: the entries before the first byte that differs
+   and after the last one are equal on both sides and skipped unparsed. */
 static int merge(tdiff_t *d, const uint8_t *od, size_t olen, const uint8_t *nd, size_t nlen, int depth) {
-    /* A commit changes few entries of a big directory: the entries before the
-       first byte that differs are skipped on both sides without parsing. */
     size_t skip = cn_rawtree_common(od, olen, nd, nlen);
+    size_t tail = od && nd ? cn_rawtree_common_tail(od + skip, olen - skip, nd + skip, nlen - skip) : 0;
     cn_rawtree_t oi, ni;
     cn_rawtree_init(&oi, od ? od + skip : NULL, olen - skip);
     cn_rawtree_init(&ni, nd ? nd + skip : NULL, nlen - skip);
     cn_git_entry_t o, n;
+    const uint8_t *os = oi.p, *ns = ni.p; /* where o and n start */
     int ro = cn_rawtree_next(&oi, &o), rn = cn_rawtree_next(&ni, &n);
     int rc = 0;
     while (rc == 0 && ro >= 0 && rn >= 0 && (ro > 0 || rn > 0)) {
+        size_t oleft = (size_t)(oi.end - os);
+        if (ro > 0 && rn > 0 && oleft == (size_t)(ni.end - ns) && oleft <= tail)
+            break; /* the rest is equal */
         int c = ro == 0 ? 1 : rn == 0 ? -1 : entry_cmp(&o, &n);
-        if (c < 0) {
-            rc = one_side(d, &o, true, depth);
-            ro = cn_rawtree_next(&oi, &o);
-        } else if (c > 0) {
+        if (c <= 0)
+            rc = c < 0 ? one_side(d, &o, true, depth) : both_sides(d, &o, &n, depth);
+        else
             rc = one_side(d, &n, false, depth);
-            rn = cn_rawtree_next(&ni, &n);
-        } else {
-            rc = both_sides(d, &o, &n, depth);
-            ro = cn_rawtree_next(&oi, &o);
-            rn = cn_rawtree_next(&ni, &n);
-        }
+        if (c <= 0) os = oi.p, ro = cn_rawtree_next(&oi, &o);
+        if (c >= 0) ns = ni.p, rn = cn_rawtree_next(&ni, &n);
     }
     if (rc == 0 && (ro < 0 || rn < 0)) {
         char why[256]; /* cn_err's detail is the buffer cn_err writes into */
