@@ -1,8 +1,10 @@
 /* treediff.h: the changed paths of one commit against its first parent: a
    merge-join of two trees in git's order that never opens a subtree whose oid
    is the same on both sides (what makes it as fast as `git log --raw`, where
-   libgit2's generic diff is an order of magnitude slower). Used by the
-   download job on its slot thread; no state of its own. */
+   libgit2's generic diff is an order of magnitude slower). Trees are read as
+   raw objects (rawtree.h), and the entries two trees share at their start and
+   end are skipped unparsed. Used by the download job on its slot thread; no
+   state of its own. */
 #ifndef CN_TREEDIFF_H
 #define CN_TREEDIFF_H
 
