@@ -29,7 +29,9 @@ static void free_ctx(void *p) {
     free(r);
 }
 
-static void make_key(void) { pthread_key_create(&ctx_key, free_ctx); }
+static void make_key(void) {
+    pthread_key_create(&ctx_key, free_ctx);
+}
 
 static void track(void) {
     pthread_once(&key_once, make_key);
@@ -61,8 +63,7 @@ int cn_zstd_decompress(const void *src, size_t n, size_t max, cn_buf_t *out) {
     unsigned long long claimed = ZSTD_getFrameContentSize(src, n);
     if (claimed == ZSTD_CONTENTSIZE_ERROR) return cn_err(CN_ECORRUPT, "not a zstd frame");
     if (claimed != ZSTD_CONTENTSIZE_UNKNOWN) {
-        if (claimed > max)
-            return cn_err(CN_ETOOBIG, "zstd frame claims %llu bytes, limit %zu", claimed, max);
+        if (claimed > max) return cn_err(CN_ETOOBIG, "zstd frame claims %llu bytes, limit %zu", claimed, max);
         if (!dctx) {
             track();
             dctx = ZSTD_createDCtx();

@@ -48,6 +48,10 @@ int cn_err(int code, const char *fmt, ...) {
     return code;
 }
 
-const char *cn_err_detail(void) { return detail; }
+const char *cn_err_detail(void) {
+    return detail;
+}
 
-void cn_err_clear(void) { detail[0] = '\0'; }
+void cn_err_clear(void) {
+    detail[0] = '\0';
+}

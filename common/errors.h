@@ -6,22 +6,22 @@
 
 enum cn_err {
     CN_OK = 0,
-    CN_EINVAL = -1,      /* bad argument or input */
+    CN_EINVAL = -1, /* bad argument or input */
     CN_ENOMEM = -2,
-    CN_EIO = -3,         /* I/O or database error */
-    CN_ECORRUPT = -4,    /* stored data does not match its hash or format */
-    CN_ELOCKED = -5,     /* another process holds the lock */
+    CN_EIO = -3,      /* I/O or database error */
+    CN_ECORRUPT = -4, /* stored data does not match its hash or format */
+    CN_ELOCKED = -5,  /* another process holds the lock */
     CN_ENOTFOUND = -6,
     CN_EEXIST = -7,
-    CN_ECONFLICT = -8,   /* a different value under an existing append-only key */
-    CN_ETOOBIG = -9,     /* over a hard size limit */
-    CN_EVERSION = -10,   /* wrong protocol or format version */
-    CN_EPROTO = -11,     /* malformed message */
+    CN_ECONFLICT = -8, /* a different value under an existing append-only key */
+    CN_ETOOBIG = -9,   /* over a hard size limit */
+    CN_EVERSION = -10, /* wrong protocol or format version */
+    CN_EPROTO = -11,   /* malformed message */
     CN_ETIMEOUT = -12,
     CN_ECANCELLED = -13,
-    CN_ESTALE = -14,     /* a fenced (stale) lease */
-    CN_EGIT = -15,       /* git repository error */
-    CN_ESYS = -16,       /* a system call failed (see errno in the detail) */
+    CN_ESTALE = -14, /* a fenced (stale) lease */
+    CN_EGIT = -15,   /* git repository error */
+    CN_ESYS = -16,   /* a system call failed (see errno in the detail) */
     CN_EUNSUPPORTED = -17,
     CN_EUNREACHABLE = -18,
     CN_EPERM = -19,

@@ -73,17 +73,22 @@ static int hex4(parser_t *p, unsigned *out) {
     for (int k = 0; k < 4; k++) {
         char c = p->s[p->i++];
         v <<= 4;
-        if (c >= '0' && c <= '9') v |= (unsigned)(c - '0');
-        else if (c >= 'a' && c <= 'f') v |= (unsigned)(c - 'a' + 10);
-        else if (c >= 'A' && c <= 'F') v |= (unsigned)(c - 'A' + 10);
-        else return fail(p, "bad \\u escape");
+        if (c >= '0' && c <= '9')
+            v |= (unsigned)(c - '0');
+        else if (c >= 'a' && c <= 'f')
+            v |= (unsigned)(c - 'a' + 10);
+        else if (c >= 'A' && c <= 'F')
+            v |= (unsigned)(c - 'A' + 10);
+        else
+            return fail(p, "bad \\u escape");
     }
     *out = v;
     return 0;
 }
 
 static void put_utf8(cn_buf_t *b, unsigned cp) {
-    if (cp < 0x80) cn_buf_putc(b, (uint8_t)cp);
+    if (cp < 0x80)
+        cn_buf_putc(b, (uint8_t)cp);
     else if (cp < 0x800) {
         cn_buf_putc(b, (uint8_t)(0xc0 | cp >> 6));
         cn_buf_putc(b, (uint8_t)(0x80 | (cp & 0x3f)));
@@ -125,8 +130,10 @@ static int parse_string(parser_t *p, cn_buf_t *out) {
                 if (hex4(p, &lo)) return CN_EINVAL;
                 cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
             }
-            if (cp < 0x100 && cp >= 0x80) cn_buf_putc(out, (uint8_t)cp); /* our byte escape */
-            else put_utf8(out, cp);
+            if (cp < 0x100 && cp >= 0x80)
+                cn_buf_putc(out, (uint8_t)cp); /* our byte escape */
+            else
+                put_utf8(out, cp);
         } else if (map && ((map - "\"\"\\\\//b\bf\fn\nr\rt\t") % 2 == 0)) {
             cn_buf_putc(out, (uint8_t)map[1]);
         } else {
@@ -218,8 +225,11 @@ int cn_json_parse_object(const char *s, size_t n, cn_json_obj_t *out) {
             cn_buf_append(&val, s + start, p.i - start);
             cn_buf_cstr(&val);
             char c = s[start];
-            t = c == '[' ? CN_JSON_ARRAY : c == '{' ? CN_JSON_OBJECT : c == 't' || c == 'f' ? CN_JSON_BOOL
-                : c == 'n' ? CN_JSON_NULL : CN_JSON_NUM;
+            t = c == '['               ? CN_JSON_ARRAY
+                : c == '{'             ? CN_JSON_OBJECT
+                : c == 't' || c == 'f' ? CN_JSON_BOOL
+                : c == 'n'             ? CN_JSON_NULL
+                                       : CN_JSON_NUM;
         }
         out->pair = cn_xrealloc(out->pair, (out->n + 1) * sizeof *out->pair);
         out->pair[out->n++] = (cn_json_pair_t){(char *)key.data, (char *)val.data, t};

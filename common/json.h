@@ -20,7 +20,7 @@ enum cn_json_type { CN_JSON_STR, CN_JSON_NUM, CN_JSON_BOOL, CN_JSON_NULL, CN_JSO
 
 typedef struct {
     char *key;
-    char *value;              /* unescaped string, number text, "true"/"false", raw array/object */
+    char *value; /* unescaped string, number text, "true"/"false", raw array/object */
     enum cn_json_type type;
 } cn_json_pair_t;
 

@@ -37,7 +37,9 @@ void *cn_xrealloc(void *p, size_t n) {
     return q;
 }
 
-char *cn_xstrdup(const char *s) { return cn_xmemdup(s, strlen(s) + 1); }
+char *cn_xstrdup(const char *s) {
+    return cn_xmemdup(s, strlen(s) + 1);
+}
 
 void *cn_xmemdup(const void *p, size_t n) {
     void *q = cn_xmalloc(n);
@@ -119,7 +121,9 @@ const char *cn_buf_cstr(cn_buf_t *b) {
     return (const char *)b->data;
 }
 
-void cn_buf_reset(cn_buf_t *b) { b->len = 0; }
+void cn_buf_reset(cn_buf_t *b) {
+    b->len = 0;
+}
 
 void cn_buf_free(cn_buf_t *b) {
     free(b->data);
@@ -173,7 +177,9 @@ uint64_t cn_mono_us(void) {
     return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
-uint64_t cn_mono_ms(void) { return cn_mono_us() / 1000u; }
+uint64_t cn_mono_ms(void) {
+    return cn_mono_us() / 1000u;
+}
 
 uint64_t cn_wall_ms(void) {
     struct timespec ts;
@@ -200,8 +206,7 @@ int cn_mkdir_p(const char *dir) {
         *s = '/';
     }
     int rc = 0;
-    if (mkdir(p, 0755) == -1 && errno != EEXIST)
-        rc = cn_err(CN_ESYS, "mkdir %s: %s", dir, strerror(errno));
+    if (mkdir(p, 0755) == -1 && errno != EEXIST) rc = cn_err(CN_ESYS, "mkdir %s: %s", dir, strerror(errno));
     free(p);
     return rc;
 }

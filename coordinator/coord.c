@@ -393,7 +393,6 @@ static int write_endpoints(cn_coord_t *c) {
     return rc;
 }
 
-
 /* Over tcp://, the ROUTER is a CurveZMQ server when <data>/keys/coordinator.secret
    exists; clients and workers must then hold a key listed in keys/allowed/
    (every key when that folder is empty or missing). Returns the secret or NULL. */

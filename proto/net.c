@@ -24,7 +24,9 @@ static void ctx_init(void) {
     zmq_ctx_set(ctx, ZMQ_BLOCKY, 0);
 }
 
-static int zerr(const char *what) { return cn_err(CN_ESYS, "%s: %s", what, zmq_strerror(zmq_errno())); }
+static int zerr(const char *what) {
+    return cn_err(CN_ESYS, "%s: %s", what, zmq_strerror(zmq_errno()));
+}
 
 int cn_sock_new(enum cn_sock_type type, const cn_sock_opts_t *o, cn_sock_t **out) {
     static const int ztype[] = {ZMQ_ROUTER, ZMQ_DEALER, ZMQ_PUB, ZMQ_SUB, ZMQ_XPUB};
@@ -174,7 +176,9 @@ int cn_sock_recv(cn_sock_t *s, cn_peer_t *from, Canopy__Envelope **env, int time
     return rc;
 }
 
-uint64_t cn_sock_bad_count(const cn_sock_t *s) { return s->bad; }
+uint64_t cn_sock_bad_count(const cn_sock_t *s) {
+    return s->bad;
+}
 
 int cn_sock_recv_frame(cn_sock_t *s, cn_buf_t *out, int timeout_ms) {
     uint8_t buf[4096];

@@ -24,14 +24,14 @@ typedef struct {
 } cn_peer_t;
 
 typedef struct {
-    const char *identity;        /* DEALER routing id (NULL: random) */
+    const char *identity; /* DEALER routing id (NULL: random) */
     /* CurveZMQ: a server sets secret_key (z85, 40 chars) and server=true;
        a client sets its own public/secret keys and the server's public key. */
     const char *curve_public;
     const char *curve_secret;
     const char *curve_server_key;
     bool curve_server;
-    int sndhwm, rcvhwm;          /* 0: defaults */
+    int sndhwm, rcvhwm; /* 0: defaults */
 } cn_sock_opts_t;
 
 /* Creates a socket on the process-wide context. opts may be NULL. */

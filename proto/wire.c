@@ -8,7 +8,8 @@
 int cn_wire_pack(Canopy__Envelope *env, cn_buf_t *out) {
     env->version = CN_PROTO_VERSION;
     size_t n = canopy__envelope__get_packed_size(env);
-    if (n > CN_WIRE_MAX_FRAME) return cn_err(CN_ETOOBIG, "message of %zu bytes is over the %u-byte limit", n, CN_WIRE_MAX_FRAME);
+    if (n > CN_WIRE_MAX_FRAME)
+        return cn_err(CN_ETOOBIG, "message of %zu bytes is over the %u-byte limit", n, CN_WIRE_MAX_FRAME);
     cn_buf_reserve(out, n);
     canopy__envelope__pack(env, out->data + out->len);
     out->len += n;
@@ -52,8 +53,7 @@ void cn_rec_pack(const ProtobufCMessage *m, cn_buf_t *out) {
     out->len += n;
 }
 
-int cn_rec_unpack(const ProtobufCMessageDescriptor *d, const void *data, size_t len,
-                  ProtobufCMessage **out) {
+int cn_rec_unpack(const ProtobufCMessageDescriptor *d, const void *data, size_t len, ProtobufCMessage **out) {
     *out = NULL;
     if (len > CN_RECORD_MAX) return cn_err(CN_ETOOBIG, "record of %zu bytes is over the limit", len);
     ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, len, data);

@@ -31,8 +31,7 @@ const char *cn_wire_body_name(const Canopy__Envelope *env);
 /* Stored records: pack any message; unpack with a size limit. */
 void cn_rec_pack(const ProtobufCMessage *m, cn_buf_t *out);
 /* Returns 0 and *out (free with cn_rec_free), CN_ETOOBIG or CN_ECORRUPT. */
-int cn_rec_unpack(const ProtobufCMessageDescriptor *d, const void *data, size_t len,
-                  ProtobufCMessage **out);
+int cn_rec_unpack(const ProtobufCMessageDescriptor *d, const void *data, size_t len, ProtobufCMessage **out);
 void cn_rec_free(ProtobufCMessage *m);
 
 #endif

@@ -153,8 +153,8 @@ int mg_feed_plan(mg_t *m, mg_shard_t *sh, cn_shard_t *cur) {
         free(kl[cf].keys);
     }
     if (rc < 0 || !ok) {
-        CN_WARN("merge: shard %s: read whole, not from its feed after counter %llu (%s)",
-                sh->name, (unsigned long long)mark, rc < 0 ? cn_err_detail() : "a gap, or too many new keys");
+        CN_WARN("merge: shard %s: read whole, not from its feed after counter %llu (%s)", sh->name,
+                (unsigned long long)mark, rc < 0 ? cn_err_detail() : "a gap, or too many new keys");
         mg_feed_free(sh);
         return 0;
     }

@@ -17,13 +17,13 @@ typedef struct cn_rocks_batch cn_rocks_batch_t;
 typedef struct cn_rocks_iter cn_rocks_iter_t;
 
 typedef struct {
-    bool read_only;          /* no lock; sees the data as of open (see refresh) */
-    bool create;             /* create the database and missing families */
-    bool bulk;               /* tuned for bulk loading (larger memtables) */
-    size_t block_cache_mb;   /* 0: default */
-    bool paranoid;           /* fsck: a corrupt record inside the WAL fails the open
-                                (a torn tail is still tolerated) instead of being
-                                silently cut off with everything after it */
+    bool read_only;        /* no lock; sees the data as of open (see refresh) */
+    bool create;           /* create the database and missing families */
+    bool bulk;             /* tuned for bulk loading (larger memtables) */
+    size_t block_cache_mb; /* 0: default */
+    bool paranoid;         /* fsck: a corrupt record inside the WAL fails the open
+                              (a torn tail is still tolerated) instead of being
+                              silently cut off with everything after it */
 } cn_rocks_opts_t;
 
 /* Opens dir with the given column families (cfs[0] may be "default"; missing ones

@@ -16,23 +16,23 @@
 
 /* Column families, one per record kind. Never renumber: add at the end. */
 typedef enum {
-    CN_CF_META = 0,   /* stamp, sessions (command log), savepoints, watermarks */
-    CN_CF_JOBS,       /* JobCommit: job_id BE64 | lease_seq BE64 */
-    CN_CF_BLOBS,      /* content-addressed bytes (zstd): hash -> frame */
-    CN_CF_COMMITS,    /* git commits: oid -> Commit */
-    CN_CF_CHANGES,    /* commit oid -> Changes */
-    CN_CF_PATHS,      /* interned paths: hash -> PathName */
-    CN_CF_USERS,      /* email hash -> User */
-    CN_CF_HEADS,      /* project_id BE64 | lease_seq BE64 -> Heads (pointer) */
-    CN_CF_PROJLOG,    /* project_id BE64 | lease_seq BE64 -> ProjectLog (pointer) */
-    CN_CF_PROJECTS,   /* project_id BE64 -> Project */
-    CN_CF_JOURNAL,    /* journal_id BE64 -> JournalEntry */
-    CN_CF_SCANIDX,    /* derived per-space path index (droppable) */
-    CN_CF_SYNC,       /* sync journal */
-    CN_CF_CHUNKS,     /* compiled chunks */
-    CN_CF_DEFS,       /* ingest defs and indexes */
-    CN_CF_REFS,       /* ingest refs and indexes */
-    CN_CF_FEED,       /* change feed: counter BE64 -> (family, key) list of one append */
+    CN_CF_META = 0, /* stamp, sessions (command log), savepoints, watermarks */
+    CN_CF_JOBS,     /* JobCommit: job_id BE64 | lease_seq BE64 */
+    CN_CF_BLOBS,    /* content-addressed bytes (zstd): hash -> frame */
+    CN_CF_COMMITS,  /* git commits: oid -> Commit */
+    CN_CF_CHANGES,  /* commit oid -> Changes */
+    CN_CF_PATHS,    /* interned paths: hash -> PathName */
+    CN_CF_USERS,    /* email hash -> User */
+    CN_CF_HEADS,    /* project_id BE64 | lease_seq BE64 -> Heads (pointer) */
+    CN_CF_PROJLOG,  /* project_id BE64 | lease_seq BE64 -> ProjectLog (pointer) */
+    CN_CF_PROJECTS, /* project_id BE64 -> Project */
+    CN_CF_JOURNAL,  /* journal_id BE64 -> JournalEntry */
+    CN_CF_SCANIDX,  /* derived per-space path index (droppable) */
+    CN_CF_SYNC,     /* sync journal */
+    CN_CF_CHUNKS,   /* compiled chunks */
+    CN_CF_DEFS,     /* ingest defs and indexes */
+    CN_CF_REFS,     /* ingest refs and indexes */
+    CN_CF_FEED,     /* change feed: counter BE64 -> (family, key) list of one append */
     CN_CF_COUNT_
 } cn_cf_t;
 
@@ -45,19 +45,19 @@ bool cn_cf_mutable(cn_cf_t cf);
 typedef struct cn_shard cn_shard_t;
 
 typedef struct {
-    bool read_only;       /* open without the lock, alongside a writer */
-    bool create;          /* create the shard if missing (writers) */
-    const char *worker;   /* recorded in the session log */
-    bool paranoid;        /* fsck: corruption inside the WAL fails the open */
-    bool verify_append;   /* check every append against existing keys (default on
-                             for non content-addressed families; see shard.c) */
-    bool no_feed;         /* appends write no feed records (the merged store) */
+    bool read_only;     /* open without the lock, alongside a writer */
+    bool create;        /* create the shard if missing (writers) */
+    const char *worker; /* recorded in the session log */
+    bool paranoid;      /* fsck: corruption inside the WAL fails the open */
+    bool verify_append; /* check every append against existing keys (default on
+                           for non content-addressed families; see shard.c) */
+    bool no_feed;       /* appends write no feed records (the merged store) */
 } cn_shard_opts_t;
 
 /* What open found out, for the caller to report. */
 typedef struct {
-    bool unclean_last_session;  /* the previous writer session never ended */
-    Canopy__Stamp *stamp;       /* stamp recorded at creation (owned by shard) */
+    bool unclean_last_session; /* the previous writer session never ended */
+    Canopy__Stamp *stamp;      /* stamp recorded at creation (owned by shard) */
 } cn_shard_info_t;
 
 /* Opens or creates the shard at dir. A writer takes dir/canopy.lock: a second writer
@@ -111,7 +111,7 @@ typedef struct {
     uint64_t lease_seq;
     const char *kind;
     uint64_t key_id;
-    const char *summary;   /* JSON object, may be NULL */
+    const char *summary; /* JSON object, may be NULL */
 } cn_job_commit_t;
 
 /* Adds the commit record for c to pointers and writes them in one synced batch:

@@ -2,6 +2,10 @@
    in every shard and every commit record. */
 #include "shard.h"
 
-const char *cn_build_version(void) { return CN_VERSION; }
+const char *cn_build_version(void) {
+    return CN_VERSION;
+}
 
-const char *cn_build_commit(void) { return CN_GIT_COMMIT; }
+const char *cn_build_commit(void) {
+    return CN_GIT_COMMIT;
+}

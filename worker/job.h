@@ -32,9 +32,11 @@ const cn_job_kind_t *cn_job_find(const char *name);
 const cn_job_kind_t *cn_job_next(const cn_job_kind_t *prev);
 
 /* Registers a kind at program start. */
-#define CN_JOB_KIND(var)                                                  \
-    static void cn_job_register_##var(void) __attribute__((constructor)); \
-    static void cn_job_register_##var(void) { cn_job_register(&(var)); }
+#define CN_JOB_KIND(var)                                                                                     \
+    static void cn_job_register_##var(void) __attribute__((constructor));                                    \
+    static void cn_job_register_##var(void) {                                                                \
+        cn_job_register(&(var));                                                                             \
+    }
 
 /* ---- what a running job can use ---- */
 cn_shard_t *cn_job_shard(cn_job_ctx_t *ctx);

@@ -17,10 +17,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cn_wire_free(env);
     }
     static const ProtobufCMessageDescriptor *const recs[] = {
-        &canopy__job__descriptor,        &canopy__job_commit__descriptor, &canopy__commit__descriptor,
-        &canopy__changes__descriptor,    &canopy__heads__descriptor,      &canopy__project_log__descriptor,
-        &canopy__journal_entry__descriptor, &canopy__scan_meta__descriptor, &canopy__sync_entry__descriptor,
-        &canopy__compiled_chunk__descriptor, &canopy__def__descriptor,    &canopy__def_ref__descriptor,
+        &canopy__job__descriptor,           &canopy__job_commit__descriptor,
+        &canopy__commit__descriptor,        &canopy__changes__descriptor,
+        &canopy__heads__descriptor,         &canopy__project_log__descriptor,
+        &canopy__journal_entry__descriptor, &canopy__scan_meta__descriptor,
+        &canopy__sync_entry__descriptor,    &canopy__compiled_chunk__descriptor,
+        &canopy__def__descriptor,           &canopy__def_ref__descriptor,
     };
     for (size_t i = 0; i < sizeof recs / sizeof recs[0]; i++) {
         ProtobufCMessage *m = NULL;

@@ -49,7 +49,8 @@ int main(int argc, char **argv) {
             cn_buf_t *s = &seeds[next() % nseeds];
             len = CN_MIN(s->len, 4096);
             memcpy(buf, s->data, len);
-            for (int k = 0, m = (int)(next() % 4) + 1; k < m && len; k++) buf[next() % len] ^= (uint8_t)(1u << (next() % 8));
+            for (int k = 0, m = (int)(next() % 4) + 1; k < m && len; k++)
+                buf[next() % len] ^= (uint8_t)(1u << (next() % 8));
             if (next() % 4 == 0 && len) len = next() % len;
         } else {
             len = next() % 512;

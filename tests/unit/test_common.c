@@ -107,7 +107,8 @@ static void test_json_parse_flat_object(void **state) {
     free(ids);
     assert_null(cn_json_get(&o, "missing"));
     cn_json_obj_free(&o);
-    const char *bad[] = {"", "{", "{\"a\"}", "{\"a\":}", "{\"a\":1,}", "[1]", "{\"a\":1} x", "{\"a\":\"\\q\"}"};
+    const char *bad[] = {"",           "{",   "{\"a\"}",     "{\"a\":}",
+                         "{\"a\":1,}", "[1]", "{\"a\":1} x", "{\"a\":\"\\q\"}"};
     for (size_t i = 0; i < CN_ARRAY_LEN(bad); i++)
         assert_int_equal(cn_json_parse_object(bad[i], strlen(bad[i]), &o), CN_EINVAL);
 }

@@ -67,8 +67,10 @@ static void test_garbage_truncated_and_empty_frames_are_refused(void **state) {
     cn_wire_pack(&env, &b);
     for (size_t cut = 1; cut < b.len; cut++) {
         int rc = cn_wire_unpack(b.data, cut, &out);
-        if (rc == 0) cn_wire_free(out); /* a prefix may happen to be valid */
-        else assert_true(rc == CN_EPROTO || rc == CN_EVERSION);
+        if (rc == 0)
+            cn_wire_free(out); /* a prefix may happen to be valid */
+        else
+            assert_true(rc == CN_EPROTO || rc == CN_EVERSION);
     }
     /* A versioned envelope with no body. */
     Canopy__Envelope empty;
