@@ -7,7 +7,7 @@ PKGS=(
   build-essential cmake pkg-config git
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
   librocksdb-dev libzstd-dev libsodium-dev libgit2-dev
-  libcmocka-dev clang libclang-rt-dev
+  libcmocka-dev clang libclang-rt-dev clang-format
   rocksdb-tools beanstalkd plocate zstd procps jq
 )
 
