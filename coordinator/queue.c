@@ -273,10 +273,12 @@ static bool list_match(const Canopy__Job *rec, Canopy__JobState state, const cha
     return true;
 }
 
-/* Active jobs without a record of their own in the jobs family (still only in
-   a submit batch, or submitted this turn) that match, id > after_id, by id. */
-static cn_qjob_t **unlisted(cn_queue_t *q, Canopy__JobState state, const char *kind, uint64_t after_id,
-                            size_t *n) {
+/* Every job held in RAM that matches, id > after_id, by id. RAM has the newest
+   state of a job, and some of these have no durable record of their own yet
+   (submitted this turn, only in a submit batch, or in the group commit still
+   being written), so listings take them from here and skip them in the store. */
+static cn_qjob_t **in_ram(cn_queue_t *q, Canopy__JobState state, const char *kind, uint64_t after_id,
+                          size_t *n) {
     cn_qjob_t **v = NULL;
     size_t cap = 0, pos = 0;
     uint64_t id;
@@ -284,7 +286,7 @@ static cn_qjob_t **unlisted(cn_queue_t *q, Canopy__JobState state, const char *k
     *n = 0;
     while (cn_u64map_next(&q->jobs, &pos, &id, &p)) {
         cn_qjob_t *j = p;
-        if (id <= after_id || (!j->fresh && !j->batch_key) || !list_match(j->rec, state, kind)) continue;
+        if (id <= after_id || !list_match(j->rec, state, kind)) continue;
         if (*n == cap) {
             cap = cap ? cap * 2 : 64;
             v = cn_xrealloc(v, cap * sizeof *v);
@@ -295,34 +297,31 @@ static cn_qjob_t **unlisted(cn_queue_t *q, Canopy__JobState state, const char *k
     return v;
 }
 
-/* The next stored job that matches (the active one's RAM record when it is
-   active), unpacked and owned by the caller; NULL at the end. Advances it. */
+/* The next stored job that matches and is not held in RAM, unpacked and owned
+   by the caller; NULL at the end. Advances it. */
 static Canopy__Job *next_stored(cn_queue_t *q, cn_rocks_iter_t *it, Canopy__JobState state, const char *kind,
-                                cn_buf_t *tmp, uint64_t *id) {
+                                uint64_t *id) {
     for (; cn_rocks_iter_valid(it); cn_rocks_iter_next(it)) {
         size_t klen, vlen;
         const uint8_t *key = cn_rocks_iter_key(it, &klen);
         if (klen != 8) continue;
         *id = cn_get_be64(key);
-        cn_qjob_t *j = cn_queue_find(q, *id);
+        /* A job in RAM is listed from RAM (in_ram): its record may be in
+           the group commit still being written, or newer than the stored one. */
+        if (cn_queue_find(q, *id)) continue;
+        const uint8_t *v = cn_rocks_iter_value(it, &vlen);
+        /* Filter on the packed record first: a filter that matches little must
+           not unpack every job in the store. */
+        job_peek_t pk;
+        if (cn_q_peek_job(v, v + vlen, &pk) &&
+            ((state && pk.state != (uint64_t)state) ||
+             (kind && kind[0] && (pk.kind_len != strlen(kind) || memcmp(pk.kind, kind, pk.kind_len) != 0))))
+            continue;
         Canopy__Job *rec = NULL;
-        if (j) {
-            if (list_match(j->rec, state, kind)) rec = copy_job(j->rec, tmp);
-        } else {
-            const uint8_t *v = cn_rocks_iter_value(it, &vlen);
-            /* Filter on the packed record first: a filter that matches little must
-               not unpack every job in the store. */
-            job_peek_t pk;
-            if (cn_q_peek_job(v, v + vlen, &pk) &&
-                ((state && pk.state != (uint64_t)state) ||
-                 (kind && kind[0] &&
-                  (pk.kind_len != strlen(kind) || memcmp(pk.kind, kind, pk.kind_len) != 0))))
-                continue;
-            if (cn_rec_unpack(&canopy__job__descriptor, v, vlen, (ProtobufCMessage **)&rec) != 0) continue;
-            if (!list_match(rec, state, kind)) {
-                cn_rec_free(&rec->base);
-                rec = NULL;
-            }
+        if (cn_rec_unpack(&canopy__job__descriptor, v, vlen, (ProtobufCMessage **)&rec) != 0) continue;
+        if (!list_match(rec, state, kind)) {
+            cn_rec_free(&rec->base);
+            rec = NULL;
         }
         if (!rec) continue;
         cn_rocks_iter_next(it);
@@ -346,16 +345,16 @@ int cn_queue_list(cn_queue_t *q, Canopy__JobState state, const char *kind, uint6
     cn_rocks_iter_seek(it, k, 8);
     cn_buf_t tmp = {0};
     size_t nx, xi = 0;
-    cn_qjob_t **extra = unlisted(q, state, kind, after_id, &nx);
+    cn_qjob_t **extra = in_ram(q, state, kind, after_id, &nx);
     uint64_t sid = 0;
-    Canopy__Job *srec = next_stored(q, it, state, kind, &tmp, &sid);
+    Canopy__Job *srec = next_stored(q, it, state, kind, &sid);
     for (;;) { /* merge the two id-ordered streams */
         Canopy__Job *rec;
         if (xi < nx && (!srec || extra[xi]->id < sid)) {
             rec = copy_job(extra[xi++]->rec, &tmp);
         } else if (srec) {
             rec = srec;
-            srec = next_stored(q, it, state, kind, &tmp, &sid);
+            srec = next_stored(q, it, state, kind, &sid);
         } else {
             break;
         }
