@@ -36,12 +36,14 @@ stop_worker() {
 }
 
 for i in $(seq 1 50); do [ -f "$D/coordinator.endpoints" ] && break; sleep 0.1; done
-start_worker w1 3000
+start_worker w1 6000
 w1=$pid
 wait_worker w1
 
-# 1. A job shorter than the grace period finishes and counts once.
-a=$(cn submit sleep 1000) || fail "submit"
+# 1. A job shorter than the grace period finishes and counts once. (A job shows
+# as running from its worker's next heartbeat, up to 1 s after it starts: the
+# job must be long enough for the test to see it running.)
+a=$(cn submit sleep 3000) || fail "submit"
 wait_state "$a" running 10
 stop_worker "$w1" 10
 j=$(job_json "$a")
