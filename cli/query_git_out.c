@@ -64,7 +64,14 @@ void cn_qg_sig_json(cn_buf_t *b, const char *key, const Canopy__Signature *s) {
     cn_buf_putc(b, '}');
 }
 
-static void print_text(cn_buf_t *b) {
+/* Prints b: with --json after closing it with `close` (the open array or
+   object), as text otherwise. Frees b. */
+static void finish(const cn_cli_t *g, cn_buf_t *b, const char *close) {
+    if (g->json) {
+        cn_buf_append(b, close, strlen(close));
+        cn_print_buf(b);
+        return;
+    }
     fwrite(b->data, 1, b->len, stdout);
     fflush(stdout);
     cn_buf_free(b);
@@ -97,12 +104,7 @@ int cn_qg_projects(const cn_cli_t *g, cn_gv_t *v) {
         cn_gv_free_logs(ls, nl);
     }
     cn_gv_free_projects(ps, n);
-    if (g->json) {
-        cn_buf_putc(&b, ']');
-        cn_print_buf(&b);
-    } else {
-        print_text(&b);
-    }
+    finish(g, &b, "]");
     return 0;
 }
 
@@ -142,12 +144,7 @@ int cn_qg_log(const cn_cli_t *g, cn_gv_t *v, uint64_t project) {
         fprintf(stderr, "canopy: project %llu has no log entries\n", (unsigned long long)project);
         return CN_EXIT_FAIL;
     }
-    if (g->json) {
-        cn_buf_putc(&b, ']');
-        cn_print_buf(&b);
-    } else {
-        print_text(&b);
-    }
+    finish(g, &b, "]");
     return 0;
 }
 
@@ -173,12 +170,7 @@ int cn_qg_heads(const cn_cli_t *g, cn_gv_t *v, uint64_t project) {
         }
     }
     cn_rec_free(&h->base);
-    if (g->json) {
-        cn_buf_append(&b, "]}", 2);
-        cn_print_buf(&b);
-    } else {
-        print_text(&b);
-    }
+    finish(g, &b, "]}");
     return 0;
 }
 
@@ -313,18 +305,13 @@ int cn_qg_commits(const cn_cli_t *g, cn_gv_t *v, uint64_t project, uint64_t limi
         for (size_t i = 0; i < c->n_parents; i++)
             if (c->parents[i].len == 20) queue_commit(v, &q, &seen, c->parents[i].data, &missing);
         cn_rec_free(&c->base);
-        if (b.len > (1u << 20) && !g->json) print_text(&b);
+        if (b.len > (1u << 20) && !g->json) finish(g, &b, ""); /* flush long text listings as they grow */
     }
     while (q.n) cn_rec_free(&heap_pop(&q)->base);
     free(q.h);
     free(seen.k);
     cn_rec_free(&h->base);
-    if (g->json) {
-        cn_buf_putc(&b, ']');
-        cn_print_buf(&b);
-    } else {
-        print_text(&b);
-    }
+    finish(g, &b, "]");
     if (missing)
         fprintf(stderr, "canopy: %llu parent commits are not in the stores\n", (unsigned long long)missing);
     return 0;

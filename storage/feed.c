@@ -27,15 +27,5 @@ int cn_feed_next(const uint8_t **p, const uint8_t *end, cn_cf_t *cf, const uint8
 }
 
 uint64_t cn_feed_last(cn_shard_t *s) {
-    cn_iter_t *it = NULL;
-    uint64_t last = 0;
-    if (cn_iter_new(s, CN_CF_FEED, NULL, 0, &it) < 0) return 0;
-    cn_iter_seek_last(it);
-    if (cn_iter_valid(it)) {
-        size_t kl;
-        const uint8_t *k = cn_iter_key(it, &kl);
-        if (kl == 8) last = cn_get_be64(k);
-    }
-    cn_iter_destroy(&it);
-    return last;
+    return cn_shard_last_u64(s, CN_CF_FEED);
 }

@@ -16,17 +16,7 @@
 static pthread_mutex_t append_mu = PTHREAD_MUTEX_INITIALIZER;
 
 uint64_t cn_journal_last(cn_shard_t *s) {
-    cn_iter_t *it = NULL;
-    uint64_t last = 0;
-    if (cn_iter_new(s, CN_CF_JOURNAL, NULL, 0, &it) < 0) return 0;
-    cn_iter_seek_last(it);
-    if (cn_iter_valid(it)) {
-        size_t kl;
-        const uint8_t *k = cn_iter_key(it, &kl);
-        if (kl >= 8) last = cn_get_be64(k);
-    }
-    cn_iter_destroy(&it);
-    return last;
+    return cn_shard_last_u64(s, CN_CF_JOURNAL);
 }
 
 int cn_journal_append(cn_shard_t *s, Canopy__JournalEntry *e, const void *data, size_t n, uint8_t hash[32]) {

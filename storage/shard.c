@@ -298,3 +298,17 @@ int cn_shard_drop_cf(cn_shard_t *s, cn_cf_t cf) {
     if (rc == 0) CN_INFO("shard %s: dropped family %s (rebuilt by replay)", s->dir, cn_cf_name(cf));
     return rc;
 }
+
+uint64_t cn_shard_last_u64(cn_shard_t *s, cn_cf_t cf) {
+    cn_iter_t *it = NULL;
+    uint64_t last = 0;
+    if (cn_iter_new(s, cf, NULL, 0, &it) < 0) return 0;
+    cn_iter_seek_last(it);
+    if (cn_iter_valid(it)) {
+        size_t kl;
+        const uint8_t *k = cn_iter_key(it, &kl);
+        if (kl >= 8) last = cn_get_be64(k);
+    }
+    cn_iter_destroy(&it);
+    return last;
+}

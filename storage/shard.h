@@ -137,6 +137,9 @@ void cn_iter_prev(cn_iter_t *it);
 const uint8_t *cn_iter_key(cn_iter_t *it, size_t *klen);
 const uint8_t *cn_iter_value(cn_iter_t *it, size_t *vlen);
 void cn_iter_destroy(cn_iter_t **self_p);
+/* The first 8 bytes (big-endian) of the last key in cf, 0 when cf is empty or its
+   last key is shorter: the newest id of families keyed by a counter. */
+uint64_t cn_shard_last_u64(cn_shard_t *s, cn_cf_t cf);
 
 /* ---- content-addressed blobs ---- */
 /* Stores data under its BLAKE2b-256 hash (or under key if given, e.g. a git oid),
