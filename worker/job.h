@@ -57,6 +57,9 @@ const char *cn_job_data_dir(const cn_job_ctx_t *ctx);
 
 /* Reports progress (cheap: stores numbers the next heartbeat sends). */
 void cn_job_progress(cn_job_ctx_t *ctx, uint64_t done, uint64_t total, const char *unit);
+/* Reports bytes handled so far and expected in all (0: not known), beside the
+   units of cn_job_progress (cheap: the next heartbeat sends them). */
+void cn_job_progress_bytes(cn_job_ctx_t *ctx, uint64_t done, uint64_t total);
 /* True when the job should stop now: cancelled, timed out, lease taken away,
    or the worker is shutting down. Check between units of work (< 1 s apart). */
 bool cn_job_cancelled(cn_job_ctx_t *ctx);

@@ -32,6 +32,7 @@ struct cn_job_ctx {
     atomic_bool started;
     bool finished; /* parked on the done list (runner lock) */
     atomic_uint_fast64_t done, total;
+    atomic_uint_fast64_t bytes_done, bytes_total;
     pthread_mutex_t unit_mu;
     char unit[32];
     /* Written by the slot thread before the job is parked as done. */
@@ -109,6 +110,11 @@ void cn_job_progress(cn_job_ctx_t *ctx, uint64_t done, uint64_t total, const cha
     }
 }
 
+void cn_job_progress_bytes(cn_job_ctx_t *ctx, uint64_t done, uint64_t total) {
+    atomic_store_explicit(&ctx->bytes_done, done, memory_order_relaxed);
+    atomic_store_explicit(&ctx->bytes_total, total, memory_order_relaxed);
+}
+
 bool cn_job_cancelled(cn_job_ctx_t *ctx) {
     if (atomic_load_explicit(&ctx->stop, memory_order_relaxed)) return true;
     if (ctx->deadline_us && cn_mono_us() >= ctx->deadline_us) {
@@ -157,6 +163,8 @@ static cn_job_ctx_t *ctx_new(cn_runner_t *r, const Canopy__Lease *l) {
     atomic_init(&c->started, false);
     atomic_init(&c->done, 0);
     atomic_init(&c->total, 0);
+    atomic_init(&c->bytes_done, 0);
+    atomic_init(&c->bytes_total, 0);
     pthread_mutex_init(&c->unit_mu, NULL);
     return c;
 }
@@ -362,6 +370,8 @@ void cn_runner_each(cn_runner_t *r, void (*fn)(void *arg, const cn_job_info_t *i
         info.finished = c->finished;
         info.done = atomic_load_explicit(&c->done, memory_order_relaxed);
         info.total = atomic_load_explicit(&c->total, memory_order_relaxed);
+        info.bytes_done = atomic_load_explicit(&c->bytes_done, memory_order_relaxed);
+        info.bytes_total = atomic_load_explicit(&c->bytes_total, memory_order_relaxed);
         pthread_mutex_lock(&c->unit_mu);
         memcpy(info.unit, c->unit, sizeof info.unit);
         pthread_mutex_unlock(&c->unit_mu);

@@ -56,6 +56,7 @@ typedef struct {
     bool started;  /* a slot thread took it */
     bool finished; /* run() returned; waiting for cn_runner_collect */
     uint64_t done, total;
+    uint64_t bytes_done, bytes_total; /* cn_job_progress_bytes */
     char unit[32];
 } cn_job_info_t;
 

@@ -85,6 +85,8 @@ void cn_wp_progress_fill(Canopy__Heartbeat *hb, cn_runner_t *r) {
         slots[i].p.lease_seq = a.v[i].lease_seq;
         slots[i].p.done = a.v[i].done;
         slots[i].p.total = a.v[i].total;
+        slots[i].p.bytes_done = a.v[i].bytes_done;
+        slots[i].p.bytes_total = a.v[i].bytes_total;
         memcpy(slots[i].unit, a.v[i].unit, sizeof slots[i].unit);
         slots[i].unit[sizeof slots[i].unit - 1] = '\0';
         slots[i].p.unit = slots[i].unit;
