@@ -1,8 +1,8 @@
 /* fsck.c: checks a shard's data (canopy fsck): RocksDB block checksums on every
-   read, every blob decompresses and hashes to its key, every record of a family
-   with a known record type decodes, every commit record's pointers exist and
-   every pointer record names a committed job, every feed record decodes and
-   names records that exist. Read-only; blocks on disk I/O. */
+   read, every blob decompresses (a delta through its bases) and hashes to its
+   key, every record of a family with a known record type decodes, every commit
+   record's pointers exist and every pointer record names a committed job, every
+   feed record decodes and names records that exist. Read-only; blocks on disk I/O. */
 #include "shard_int.h"
 
 #include "errors.h"
@@ -56,7 +56,11 @@ static void check_blob(fsck_t *f, const uint8_t *k, size_t kl, const uint8_t *v,
     f->r->blobs_checked++;
     cn_buf_t out = {0};
     int kind = 0;
-    if (cn_blob_decode(v, vl, CN_RECORD_MAX, &out, &kind) < 0) {
+    /* A delta is rebuilt through its bases: a missing or broken base, or a cycle,
+       is this blob's problem. */
+    int rc = vl >= 1 && v[0] == CN_BLOB_DELTA ? cn_blob_get(f->s, k, kl, CN_RECORD_MAX, &out)
+                                              : cn_blob_decode(v, vl, CN_RECORD_MAX, &out, &kind);
+    if (rc < 0) {
         problem(f, CN_CF_BLOBS, k, kl, "does not decompress: %s", cn_err_detail());
     } else if (kind == CN_BLOB_HASHED) {
         uint8_t h[CN_HASH_LEN];

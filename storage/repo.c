@@ -66,6 +66,12 @@ void cn_repo_put_content(cn_batch_t *b, const uint8_t oid[CN_REPO_OID_LEN], cons
     cn_blob_put(b, oid, CN_REPO_OID_LEN, data, n, NULL);
 }
 
+void cn_repo_put_content_delta(cn_batch_t *b, const uint8_t oid[CN_REPO_OID_LEN], const void *data, size_t n,
+                               const uint8_t base_oid[CN_REPO_OID_LEN], const void *base, size_t base_n,
+                               unsigned base_depth) {
+    cn_blob_put_delta(b, oid, CN_REPO_OID_LEN, data, n, base_oid, CN_REPO_OID_LEN, base, base_n, base_depth);
+}
+
 void cn_repo_put_content_info(cn_batch_t *b, const uint8_t oid[CN_REPO_OID_LEN], uint64_t size) {
     uint8_t key[CN_REPO_OID_LEN + 1];
     memcpy(key, oid, CN_REPO_OID_LEN);
@@ -163,6 +169,17 @@ bool cn_repo_has_content(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN]) {
     memcpy(key, oid, CN_REPO_OID_LEN);
     key[CN_REPO_OID_LEN] = CONTENT_INFO_SUFFIX;
     return cn_shard_has(s, CN_CF_BLOBS, key, sizeof key);
+}
+
+int cn_repo_content_depth(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN], unsigned *depth) {
+    int rc = cn_blob_depth(s, oid, CN_REPO_OID_LEN, depth);
+    if (rc != CN_ENOTFOUND) return rc;
+    uint8_t key[CN_REPO_OID_LEN + 1];
+    memcpy(key, oid, CN_REPO_OID_LEN);
+    key[CN_REPO_OID_LEN] = CONTENT_INFO_SUFFIX;
+    if (cn_shard_has(s, CN_CF_BLOBS, key, sizeof key))
+        return cn_err(CN_ETOOBIG, "the file is over the size limit: stored without its bytes");
+    return rc;
 }
 
 bool cn_repo_has_commit(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN]) {

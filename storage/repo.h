@@ -34,6 +34,12 @@ void cn_repo_put_path(cn_batch_t *b, const uint8_t hash[CN_REPO_PATH_HASH_LEN], 
 void cn_repo_put_user(cn_batch_t *b, const char *name, const char *email);
 /* A file's bytes, zstd-compressed, under its git blob oid. */
 void cn_repo_put_content(cn_batch_t *b, const uint8_t oid[CN_REPO_OID_LEN], const void *data, size_t n);
+/* A file's bytes stored as a delta against an earlier version base_oid (bytes base, its depth
+   from cn_repo_content_depth or from the caller's own bookkeeping of what it stored). Stored
+   whole past CN_BLOB_MAX_DEPTH (cn_blob_put_delta). */
+void cn_repo_put_content_delta(cn_batch_t *b, const uint8_t oid[CN_REPO_OID_LEN], const void *data, size_t n,
+                               const uint8_t base_oid[CN_REPO_OID_LEN], const void *base, size_t base_n,
+                               unsigned base_depth);
 /* A file over the size limit: its size, without its bytes. */
 void cn_repo_put_content_info(cn_batch_t *b, const uint8_t oid[CN_REPO_OID_LEN], uint64_t size);
 
@@ -47,11 +53,15 @@ int cn_repo_get_commit(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN], Canopy
 int cn_repo_get_changes(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN], Canopy__Changes **out);
 /* Appends the path's bytes to out. */
 int cn_repo_get_path(cn_shard_t *s, const uint8_t hash[CN_REPO_PATH_HASH_LEN], cn_buf_t *out);
-/* Appends a file's bytes (at most max) to out. For a file recorded without its
-   bytes returns CN_ETOOBIG and sets *size (when size is not NULL). */
+/* Appends a file's bytes (at most max) to out, rebuilt through its bases when
+   stored as a delta. For a file recorded without its bytes returns CN_ETOOBIG
+   and sets *size (when size is not NULL). */
 int cn_repo_get_content(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN], size_t max, cn_buf_t *out,
                         uint64_t *size);
 bool cn_repo_has_content(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN]);
+/* Depth of a stored content (0 whole); CN_ENOTFOUND; CN_ETOOBIG for a file recorded without its
+   bytes; CN_ECORRUPT. */
+int cn_repo_content_depth(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN], unsigned *depth);
 bool cn_repo_has_commit(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN]);
 int cn_repo_get_project(cn_shard_t *s, uint64_t id, Canopy__Project **out);
 

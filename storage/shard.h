@@ -146,8 +146,24 @@ uint64_t cn_shard_last_u64(cn_shard_t *s, cn_cf_t cf);
    zstd-compressed, in b. hash_out receives the key used when key is NULL. */
 void cn_blob_put(cn_batch_t *b, const void *key, size_t klen, const void *data, size_t n,
                  uint8_t hash_out[32]);
-/* Reads and decompresses a blob (at most max bytes). */
+/* Reads and decompresses a blob (at most max bytes; CN_ETOOBIG past it). A blob
+   stored as a delta is rebuilt through its chain of bases (each read whole, up to
+   64 links; bases may be larger than max): a missing or corrupt base, a cycle or
+   a longer chain is CN_ECORRUPT naming the key. Blocks on disk I/O. */
 int cn_blob_get(cn_shard_t *s, const void *key, size_t klen, size_t max, cn_buf_t *out);
+
+#define CN_BLOB_MAX_DEPTH 16 /* a delta chain longer than this is cut by storing the blob whole */
+/* Queues a blob under key stored as a delta against the blob under base_key, whose bytes are
+   base[0..base_n) and whose own depth is base_depth (0: stored whole). When base_depth + 1 >
+   CN_BLOB_MAX_DEPTH it is stored whole (as cn_blob_put with that key); also when the delta
+   cannot be made (key NULL or equal to base_key, base_klen 0 or over 255, base over
+   CN_ZSTD_REF_MAX). base_depth must be the depth the base is stored with (cn_blob_depth):
+   the merge relies on a delta's depth being above its base's (storage/MERGE.md). */
+void cn_blob_put_delta(cn_batch_t *b, const void *key, size_t klen, const void *data, size_t n,
+                       const void *base_key, size_t base_klen, const void *base, size_t base_n,
+                       unsigned base_depth);
+/* The stored depth of the blob under key (0: whole), CN_ENOTFOUND, or CN_ECORRUPT. */
+int cn_blob_depth(cn_shard_t *s, const void *key, size_t klen, unsigned *depth);
 
 /* ---- savepoints and checkpoints ---- */
 /* Records a named savepoint (a RocksDB checkpoint under dir/savepoints/name). */

@@ -14,9 +14,16 @@
 #define CN_META_SESSION "session/"     /* + BE64 session number */
 #define CN_META_SAVEPOINT "savepoint/" /* + name */
 
-/* Blob values: one kind byte, then the zstd frame. */
+/* Blob values: one kind byte, then the zstd frame. A delta (storage/LAYOUT.md):
+   0x03 | depth u8 | base key length u8 | base key | frame made with the base's
+   bytes as prefix. Whole kinds sort before deltas, shallow before deep (merge). */
 #define CN_BLOB_HASHED 0x01 /* key = BLAKE2b-256 of the content */
 #define CN_BLOB_KEYED 0x02  /* key given by the caller (a git oid, ...) */
+#define CN_BLOB_DELTA 0x03  /* stored as a delta against another blob */
+/* The longest chain a read follows: far above CN_BLOB_MAX_DEPTH, which a merged
+   store may exceed when shards chose different bases, so only a cycle or a
+   corrupt store reaches it. */
+#define CN_BLOB_READ_DEPTH 64
 
 /* Keys are short (hashes, ids): a longer one is a bug in the caller. */
 #define CN_SHARD_KEY_MAX (64u << 10)
@@ -54,10 +61,26 @@ bool cn_cf_content_addressed(cn_cf_t cf);
 /* Marks b as refused: cn_shard_append will fail with code (first reason wins). */
 void cn_batch_refuse(cn_batch_t *b, int code, const char *why, cn_cf_t cf);
 
-/* Decodes a stored blob value (kind byte + zstd frame) into out, at most max
-   bytes; *kind receives CN_BLOB_HASHED or CN_BLOB_KEYED. CN_ECORRUPT or
-   CN_ETOOBIG with a detail. Never trusts its input (fuzzed). */
+/* Decodes a stored whole blob value (kind byte + zstd frame) into out, at most
+   max bytes; *kind receives CN_BLOB_HASHED or CN_BLOB_KEYED. CN_ECORRUPT or
+   CN_ETOOBIG with a detail (a delta value is CN_ECORRUPT here, with *kind
+   CN_BLOB_DELTA: it needs its base, cn_blob_get). Never trusts its input (fuzzed). */
 int cn_blob_decode(const uint8_t *v, size_t vl, size_t max, cn_buf_t *out, int *kind);
+
+/* A delta value's parts (pointers into v). CN_ECORRUPT when v is not a
+   well-formed delta (kind, depth 1..255, base key length 1..255 within v). */
+typedef struct {
+    unsigned depth;
+    const uint8_t *base_key;
+    size_t base_klen;
+    const uint8_t *frame;
+    size_t frame_len;
+} cn_blob_delta_t;
+int cn_blob_parse_delta(const uint8_t *v, size_t vl, cn_blob_delta_t *d);
+/* Decodes a delta value with its base's bytes into out, at most max bytes.
+   Never trusts its input (fuzzed). */
+int cn_blob_decode_delta(const uint8_t *v, size_t vl, const void *base, size_t base_n, size_t max,
+                         cn_buf_t *out);
 
 /* Fills st with this build's stamp (static strings). */
 void cn_stamp_fill(Canopy__Stamp *st);
