@@ -119,6 +119,8 @@ int main(int argc, char **argv) {
     printf("meta_ms=%llu\nfull_ms=%llu\nfull_walk_ms=%llu\nnochange_ms=%llu\nnochange_log=%d\n",
            (unsigned long long)m.ms, (unsigned long long)f.ms, (unsigned long long)f.st.walk_ms,
            (unsigned long long)again.ms, again.st.log_kind);
+    printf("contents_delta=%llu\nbase_reads=%llu\n", (unsigned long long)f.st.contents_delta,
+           (unsigned long long)f.st.base_reads);
     printf("shard_bytes=%llu\nshard_meta_bytes=%llu\ncontent_stored_bytes=%llu\n",
            (unsigned long long)settled_size(full), (unsigned long long)settled_size(meta),
            (unsigned long long)f.st.content_stored_bytes);

@@ -36,7 +36,8 @@ BENCH="$CN_BIN/tests/bench_download"
 . "$W/ours"
 awk -v c="$commits" -v ch="$changes" -v cb="$content_bytes" -v meta="$meta_ms" -v full="$full_ms" \
     -v nc="$nochange_ms" -v lg="$log_ms" -v cat="$cat_ms" -v catb="$cat_bytes" -v blobb="$blob_bytes" \
-    -v shard="$shard_bytes" -v pack="$pack_bytes" -v clone="$clone_ms" -v repo="$REPO" 'BEGIN {
+    -v shard="$shard_bytes" -v pack="$pack_bytes" -v clone="$clone_ms" -v repo="$REPO" \
+    -v ncont="$contents" -v ndelta="$contents_delta" -v nbase="$base_reads" 'BEGIN {
   if (meta < 1) meta = 1; if (lg < 1) lg = 1; if (cat < 1) cat = 1
   cont = full - meta; if (cont < 1) cont = 1
   printf "repository: %s (%d commits, %d changed paths, %.1f MB of file contents stored; clone %d ms)\n", repo, c, ch, cb / 1e6, clone
@@ -46,5 +47,6 @@ awk -v c="$commits" -v ch="$changes" -v cb="$content_bytes" -v meta="$meta_ms" -
   printf "%-34s %10.1f MB/s %10.1f MB/s %7.2fx %s\n", "contents", cb / 1e6 / (cont / 1000), catb / 1e6 / (cat / 1000), (cb / cont) / (catb / cat), ">= 0.8 (cat-file --batch, all objects)"
   printf "%-34s %11.1f MB %11.1f MB %7.2fx %s\n", "store size (shard vs pack)", shard / 1e6, pack / 1e6, shard / pack, "<= 1.2"
   printf "%-34s %12d ms %14s %8s %s\n", "re-download, no change", nc, "-", "", "< 100 ms"
+  printf "contents: %d stored, %d of them as deltas against the previous version of their path (%d bases read from git again)\n", ncont, ndelta, nbase
   printf "times: canopy commits+paths %d ms, full %d ms (contents %d ms); git log %d ms, cat-file %d ms (%.1f MB, blobs %.1f MB)\n", meta, full, cont, lg, cat, catb / 1e6, blobb / 1e6
 }'

@@ -65,15 +65,16 @@ static int teardown(void **state) {
     return 0;
 }
 
-/* One line per change: "mode oid path", oid all zeros for a deletion. */
+/* One line per change: "mode old-oid oid path": the old oid (the delta base)
+   only for a file modified in place, the oid all zeros for a deletion. */
 static int collect(void *arg, const cn_tdiff_change_t *c) {
     cn_buf_t *b = arg;
-    char hex[CN_OID_HEX];
-    if (c->deleted)
-        memset(hex, '0', CN_OID_HEX - 1), hex[CN_OID_HEX - 1] = '\0';
-    else
-        cn_hex(c->oid->id, CN_OID_LEN, hex);
-    cn_buf_printf(b, "%06o %s ", c->deleted ? 0u : c->mode, hex);
+    char hex[CN_OID_HEX], old[CN_OID_HEX];
+    memset(hex, '0', CN_OID_HEX - 1), hex[CN_OID_HEX - 1] = '\0';
+    memcpy(old, hex, sizeof old);
+    if (!c->deleted) cn_hex(c->oid->id, CN_OID_LEN, hex);
+    if (c->old_oid) cn_hex(c->old_oid->id, CN_OID_LEN, old);
+    cn_buf_printf(b, "%06o %s %s ", c->deleted ? 0u : c->mode, old, hex);
     cn_buf_append(b, c->path, c->path_len);
     cn_buf_putc(b, '\n');
     return 0;
@@ -117,13 +118,14 @@ static void git_diff(const char *hex, cn_buf_t *out) {
         p += strlen(p) + 1;
         const char *path = p;
         p += strlen(p) + 1;
-        char newmode[7], newsha[41], status = meta[strlen(meta) - 1];
+        char newmode[7], oldsha[41], newsha[41], status = meta[strlen(meta) - 1];
         memcpy(newmode, meta + 8, 6), newmode[6] = '\0';
+        memcpy(oldsha, meta + 15, 40), oldsha[40] = '\0';
         memcpy(newsha, meta + 56, 40), newsha[40] = '\0';
         if (status == 'D')
-            cn_buf_printf(out, "000000 %s ", newsha);
+            cn_buf_printf(out, "000000 %.40s %s ", "0000000000000000000000000000000000000000", newsha);
         else
-            cn_buf_printf(out, "%s %s ", newmode, newsha);
+            cn_buf_printf(out, "%s %s %s ", newmode, oldsha, newsha);
         cn_buf_append(out, path, strlen(path));
         cn_buf_putc(out, '\n');
     }

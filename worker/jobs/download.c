@@ -201,8 +201,8 @@ static bool fetch_cancelled(void *arg) {
 
 static void fetch_progress(void *arg, uint64_t done, uint64_t total, uint64_t bytes) {
     const cn_download_t *d = arg;
-    (void)bytes;
     if (d->progress) d->progress(d->arg, done, total, "objects");
+    if (d->progress_bytes) d->progress_bytes(d->arg, bytes, 0);
 }
 
 static int open_mirror(const cn_download_t *d, cn_dl_t *dl, bool *fatal) {
@@ -249,7 +249,7 @@ int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal
         return rc;
     }
     free(canon);
-    cn_dl_t dl = {.d = d, .st = st, .b = cn_batch_new()};
+    cn_dl_t dl = {.d = d, .st = st};
     dl.max_file = d->max_file_size ? d->max_file_size : CN_REPO_MAX_FILE_DEFAULT;
     cn_keyset_init(&dl.paths, CN_REPO_PATH_HASH_LEN);
     cn_keyset_init(&dl.users, 16);
@@ -336,6 +336,8 @@ char *cn_download_summary(const cn_download_t *d, const cn_download_stats_t *st)
                 {"contents_too_big", st->contents_too_big},
                 {"content_bytes", st->content_bytes},
                 {"content_stored_bytes", st->content_stored_bytes},
+                {"contents_delta", st->contents_delta},
+                {"base_reads", st->base_reads},
                 {"missing", st->missing},
                 {"fetch_ms", st->fetch_ms},
                 {"walk_ms", st->walk_ms},
@@ -362,6 +364,10 @@ static bool job_cancelled(void *arg) {
 
 static void job_progress(void *arg, uint64_t done, uint64_t total, const char *unit) {
     cn_job_progress(arg, done, total, unit);
+}
+
+static void job_progress_bytes(void *arg, uint64_t done, uint64_t total) {
+    cn_job_progress_bytes(arg, done, total);
 }
 
 static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
@@ -392,6 +398,7 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
                        .fetch_timeout_ms = FETCH_TIMEOUT_MS,
                        .cancelled = job_cancelled,
                        .progress = job_progress,
+                       .progress_bytes = job_progress_bytes,
                        .arg = ctx};
     cn_download_stats_t st;
     bool fatal = false;

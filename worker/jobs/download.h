@@ -7,6 +7,7 @@
 #ifndef CN_DOWNLOAD_H
 #define CN_DOWNLOAD_H
 
+#include "dlstore.h"
 #include "git.h"
 #include "keyset.h"
 #include "shard.h"
@@ -25,6 +26,7 @@ typedef struct {
     uint64_t max_file_size;    /* 0: CN_REPO_MAX_FILE_DEFAULT */
     bool allow_partial;        /* store what is consistent, log what is missing */
     bool no_contents;          /* benchmarks only: commits, changes, paths and users */
+    size_t cache_bytes;        /* bytes kept as delta bases (0: 64 MiB) */
     uint64_t fetch_timeout_ms; /* 0: none */
     /* Other workers' shards (<data>/shards), read when this shard has no heads
        for the project yet, so a project downloaded elsewhere is updated, not
@@ -32,6 +34,9 @@ typedef struct {
     const char *shards_dir;
     bool (*cancelled)(void *arg);
     void (*progress)(void *arg, uint64_t done, uint64_t total, const char *unit);
+    /* bytes done and to do (0: not known): received while fetching, file
+       contents read while walking */
+    void (*progress_bytes)(void *arg, uint64_t done, uint64_t total);
     void *arg;
 } cn_download_t;
 
@@ -39,7 +44,9 @@ typedef struct {
     int log_kind; /* CANOPY__LOG_KIND__LOG_OK or __LOG_NO_CHANGE */
     uint64_t refs, commits_new, commits_skipped, changes, paths_new, users_new;
     uint64_t contents_new, contents_too_big, content_bytes, content_stored_bytes;
-    uint64_t missing; /* objects found missing (allow_partial) */
+    uint64_t contents_delta; /* stored against the previous version of their path */
+    uint64_t base_reads;     /* delta bases read from git again (not in the cache) */
+    uint64_t missing;        /* objects found missing (allow_partial) */
     uint64_t fetch_ms, walk_ms, total_ms;
     char message[512]; /* the log message (what is missing, when partial) */
 } cn_download_stats_t;
@@ -64,7 +71,9 @@ typedef struct {
     const cn_download_t *d;
     cn_download_stats_t *st;
     cn_git_t *g;
-    cn_batch_t *b;             /* content-addressed records, appended as it fills */
+    cn_batch_t *b;             /* content-addressed records: the store's current unit */
+    cn_dlstore_t *store;       /* the second thread: compresses contents, appends */
+    cn_bcache_t *cache;        /* contents stored by this job: depths, recent bytes */
     cn_keyset_t paths, users;  /* queued by this job */
     cn_keyset_t blobs;         /* looked at by this job */
     cn_keyset_t missing_blobs; /* could not be read (partial) */

@@ -18,11 +18,15 @@
 
 /* Appends happen at least this often, so that an attempt that is killed leaves
    its work for the next one (which skips stored commits). */
-#define FLUSH_BYTES (8u << 20)
+#define FLUSH_BYTES (8u << 20) /* records and raw contents of one unit */
 #define FLUSH_RECORDS 8192u
 #define FLUSH_COMMITS 500u
 #define CHANGE_KEY_LEN (CN_REPO_PATH_HASH_LEN + CN_OID_LEN)
 #define GITLINK_MODE 0160000u
+/* Raw contents handed to the store thread and not appended yet, at most. */
+#define DL_INFLIGHT_BYTES (64u << 20)
+/* Bytes of recently stored contents kept as delta bases. */
+#define DL_CACHE_BYTES (64u << 20)
 
 static void note_missing(cn_dl_t *dl, const char *detail) {
     dl->commit_bad = true;
@@ -30,8 +34,38 @@ static void note_missing(cn_dl_t *dl, const char *detail) {
     if (!dl->first_missing[0]) snprintf(dl->first_missing, sizeof dl->first_missing, "%s", detail);
 }
 
-/* Stores a file's bytes (or its size, over the limit) unless the shard has them. */
-static int store_content(cn_dl_t *dl, const cn_oid_t *oid) {
+/* The base to store oid's content against: the previous version of its path
+   (old), when this job or an earlier one stored it with its bytes and its
+   chain has room. Sets *base (a reference, maybe read from git again) and
+   *depth; false for no base. */
+static bool pick_base(cn_dl_t *dl, const cn_oid_t *old, cn_dlbuf_t **base, unsigned *depth) {
+    *base = NULL;
+    if (!old) return false;
+    bool have = cn_bcache_get(dl->cache, old->id, depth, base);
+    if (!have) have = cn_repo_content_depth(dl->d->shard, old->id, depth) == 0;
+    if (!have || *depth + 1 > CN_BLOB_MAX_DEPTH) {
+        cn_dlbuf_unref(*base);
+        *base = NULL;
+        return false;
+    }
+    if (*base) return true;
+    cn_git_blob_t *blob = NULL;
+    const void *data = NULL;
+    size_t len = 0;
+    if (cn_git_blob_get(dl->g, old, &blob, &data, &len) < 0) {
+        cn_err_clear(); /* stored whole instead */
+        return false;
+    }
+    *base = cn_dlbuf_new(data, len);
+    cn_git_blob_free(blob);
+    dl->st->base_reads++;
+    return true;
+}
+
+/* Queues a file's bytes (or its size, over the limit) unless the shard has
+   them: the store thread compresses them, against the path's previous
+   version when there is one. */
+static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) {
     if (cn_repo_has_content(dl->d->shard, oid->id)) return 0;
     uint64_t size = 0;
     int rc = cn_git_blob_size(dl->g, oid, &size);
@@ -45,11 +79,16 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid) {
     const void *data = NULL;
     size_t len = 0;
     if ((rc = cn_git_blob_get(dl->g, oid, &blob, &data, &len)) < 0) return rc;
-    size_t before = cn_batch_bytes(dl->b);
-    cn_repo_put_content(dl->b, oid->id, data, len);
-    dl->st->content_stored_bytes += cn_batch_bytes(dl->b) - before;
+    cn_dlbuf_t *buf = cn_dlbuf_new(data, len), *base = NULL;
     cn_git_blob_free(blob);
+    unsigned depth = 0;
+    bool delta = pick_base(dl, old, &base, &depth);
+    cn_dlstore_content(dl->store, oid->id, buf, delta ? old->id : NULL, base, depth);
+    cn_bcache_put(dl->cache, oid->id, delta ? depth + 1 : 0, buf);
+    cn_dlbuf_unref(base);
+    cn_dlbuf_unref(buf);
     dl->st->contents_new++;
+    dl->st->contents_delta += delta;
     dl->st->content_bytes += len;
     return 0;
 }
@@ -78,7 +117,7 @@ static int on_change(void *arg, const cn_tdiff_change_t *c) {
             if (cn_keyset_has(&dl->missing_blobs, c->oid)) {
                 note_missing(dl, "a file named again after it was found missing");
             } else if (cn_keyset_add(&dl->blobs, c->oid)) {
-                int rc = store_content(dl, c->oid);
+                int rc = store_content(dl, c->oid, c->old_oid);
                 if (rc < 0 && !(dl->d->allow_partial && rc == CN_ECORRUPT)) return rc;
                 if (rc < 0) {
                     cn_keyset_add(&dl->missing_blobs, c->oid);
@@ -212,35 +251,48 @@ static int store_one(cn_dl_t *dl, const cn_oid_t *oid) {
     else if (rc == 0)
         put_commit(dl, oid, c);
     cn_git_commit_free(c);
-    if (rc == 0 && (cn_batch_bytes(dl->b) > FLUSH_BYTES || cn_batch_count(dl->b) > FLUSH_RECORDS ||
+    if (rc == 0 && (cn_dlstore_pending(dl->store) > FLUSH_BYTES || cn_batch_count(dl->b) > FLUSH_RECORDS ||
                     dl->st->commits_new % FLUSH_COMMITS == 0))
         rc = cn_dl_flush(dl);
     return rc;
 }
 
+/* Hands what is queued to the store thread (appended in order, not synced). */
 int cn_dl_flush(cn_dl_t *dl) {
-    if (cn_batch_count(dl->b) == 0) return 0;
-    return cn_shard_append(dl->d->shard, dl->b, false);
+    int rc = cn_dlstore_flush(dl->store);
+    dl->b = cn_dlstore_batch(dl->store);
+    return rc;
+}
+
+static void report(const cn_download_t *d, const cn_dl_t *dl, size_t done, size_t n) {
+    if (!d->progress) return;
+    d->progress(d->arg, done, n, "commits");
+    if (d->progress_bytes) d->progress_bytes(d->arg, dl->st->content_bytes, 0);
 }
 
 int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n) {
     const cn_download_t *d = dl->d;
+    int rc = cn_dlstore_start(d->shard, DL_INFLIGHT_BYTES, &dl->store);
+    if (rc < 0) return rc;
+    dl->b = cn_dlstore_batch(dl->store);
+    dl->cache = cn_bcache_new(d->cache_bytes ? d->cache_bytes : DL_CACHE_BYTES);
     uint64_t last_report = 0;
     for (size_t i = 0; i < n; i++) {
         if ((i & 15) == 0) {
             if (d->cancelled && d->cancelled(d->arg))
                 return cn_err(CN_ECANCELLED, "the download was stopped");
             uint64_t now = cn_mono_ms();
-            if (d->progress && now - last_report >= 200) {
-                d->progress(d->arg, i, n, "commits");
+            if (now - last_report >= 200) {
+                report(d, dl, i, n);
                 last_report = now;
             }
         }
-        int rc = store_one(dl, &oids[i]);
-        if (rc < 0) return rc;
+        if ((rc = store_one(dl, &oids[i])) < 0) return rc;
     }
-    if (d->progress) d->progress(d->arg, n, n, "commits");
-    return cn_dl_flush(dl);
+    report(d, dl, n, n);
+    rc = cn_dlstore_finish(dl->store, &dl->st->content_stored_bytes);
+    dl->b = cn_dlstore_batch(dl->store);
+    return rc;
 }
 
 void cn_dl_free(cn_dl_t *dl) {
@@ -252,6 +304,8 @@ void cn_dl_free(cn_dl_t *dl) {
     free(dl->chg);
     free(dl->chgp);
     free(dl->chg_keys);
-    cn_batch_destroy(&dl->b);
+    cn_dlstore_free(&dl->store); /* first: its thread may still use cached bytes */
+    cn_bcache_free(&dl->cache);
+    dl->b = NULL;
     cn_git_close(&dl->g);
 }

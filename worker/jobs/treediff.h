@@ -21,7 +21,10 @@ typedef struct {
     const uint8_t *path; /* full path, bytes as stored (valid during the call) */
     size_t path_len;
     const cn_oid_t *oid; /* new blob (or submodule commit) oid; NULL when deleted */
-    uint32_t mode;       /* new mode; the old one when deleted */
+    /* the old blob's oid when the path names a non-tree on both sides (a
+       modified file: the download's delta base); NULL otherwise */
+    const cn_oid_t *old_oid;
+    uint32_t mode; /* new mode; the old one when deleted */
     bool deleted;
 } cn_tdiff_change_t;
 

@@ -1,0 +1,101 @@
+/* test_download_delta.c: file contents stored as deltas against the previous
+   version of their path (DESIGN §5, shard no larger than 1.2x the pack): a
+   file edited in many commits is stored far smaller than whole, every version
+   reads back exactly, chains are cut at CN_BLOB_MAX_DEPTH, bases evicted from
+   the job's cache are read from git again, and an update deltas against a base
+   stored by an earlier job. Real repositories made with the git command. */
+#include "download_fx.h"
+
+#define VERSIONS 40
+
+/* A ~40 KB text file edited in commits from+1..to (one line each), then a
+   small file g (re)written. */
+static void make_edits(fx_t *f, int from, int to) {
+    if (from == 0)
+        sh(f,
+           "git init -q src && cd src && for i in $(seq 1 2000); do echo \"line $i of the file\"; done > f "
+           "&& git add f && git commit -qm v0");
+    sh(f,
+       "cd src && for v in $(seq %d %d); do sed -i \"$((v * 37 %% 2000 + 1))s/.*/edited in version $v/\" f "
+       "&& "
+       "git commit -qam v$v; done && echo once %d > g && git add g && git commit -qm g%d",
+       from + 1, to, to, to);
+}
+
+/* Every version of f in the source reads back from the shard byte for byte. */
+static void check_every_version(fx_t *f) {
+    char *blobs = out(f, "git log --format= --raw --no-abbrev -- f | awk '{print $4}' | sort -u");
+    int n = 0;
+    for (char *l = blobs; *l; l += 41, n++) {
+        uint8_t oid[20];
+        oid_of(l, oid);
+        cn_buf_t got = {0};
+        if (cn_repo_get_content(f->shard, oid, 1 << 20, &got, NULL) != 0)
+            fail_msg("content %.40s: %s", l, cn_err_detail());
+        char *want = out(f, "git cat-file blob %.40s", l);
+        assert_int_equal(got.len, strlen(want));
+        assert_memory_equal(got.data, want, got.len);
+        free(want);
+        cn_buf_free(&got);
+    }
+    assert_true(n >= VERSIONS);
+    free(blobs);
+}
+
+static void test_edited_file_is_stored_as_deltas(void **state) {
+    fx_t *f = *state;
+    make_edits(f, 0, VERSIONS);
+    cn_download_stats_t st;
+    expect_ok(f, NULL, &st);
+    assert_int_equal(st.contents_new, VERSIONS + 2);
+    /* v0 whole, then chains of CN_BLOB_MAX_DEPTH deltas, each cut by a whole version */
+    uint64_t whole = (VERSIONS + 1 + CN_BLOB_MAX_DEPTH) / (CN_BLOB_MAX_DEPTH + 1);
+    assert_int_equal(st.contents_delta, VERSIONS + 1 - whole);
+    assert_int_equal(st.base_reads, 0); /* every base was still in the cache */
+    /* Whole, each version costs ~9 KB compressed; a one-line delta a few dozen bytes. */
+    assert_true(st.content_stored_bytes < st.content_bytes / 40);
+    check_every_version(f);
+    char *head = out(f, "git rev-parse HEAD:f");
+    uint8_t oid[20];
+    oid_of(head, oid);
+    unsigned depth = 99;
+    assert_int_equal(cn_repo_content_depth(f->shard, oid, &depth), 0);
+    assert_true(depth >= 1 && depth <= CN_BLOB_MAX_DEPTH);
+    free(head);
+    assert_int_equal(cn_shard_fsck(f->shard, NULL, NULL, NULL), 0);
+}
+
+static void test_bases_out_of_the_cache_are_read_again(void **state) {
+    fx_t *f = *state;
+    make_edits(f, 0, VERSIONS);
+    cn_download_stats_t st;
+    run_opts_t o = {.cache_bytes = 1}; /* nothing fits: every base comes from git */
+    expect_ok(f, &o, &st);
+    assert_int_equal(st.base_reads, st.contents_delta);
+    assert_true(st.contents_delta > VERSIONS / 2);
+    check_every_version(f);
+}
+
+static void test_update_deltas_against_an_earlier_jobs_content(void **state) {
+    fx_t *f = *state;
+    make_edits(f, 0, 3);
+    cn_download_stats_t st;
+    expect_ok(f, NULL, &st);
+    make_edits(f, 3, VERSIONS);
+    expect_ok(f, NULL, &st);
+    assert_int_equal(st.commits_new, VERSIONS - 3 + 1);
+    /* The first new versions of f and g are deltas on contents of the first
+       job, whose bytes come from git again: f v4..v40 and g, less two cuts. */
+    assert_int_equal(st.contents_delta, VERSIONS - 3 + 1 - 2);
+    assert_int_equal(st.base_reads, 2);
+    check_every_version(f);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_edited_file_is_stored_as_deltas, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_bases_out_of_the_cache_are_read_again, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_update_deltas_against_an_earlier_jobs_content, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,68 @@
+/* dlstore.h: the download's second thread and its base cache. The walk
+   (download_walk.c) fills units: a batch of encoded records plus the raw file
+   contents its commits name, each with the earlier version of its path as a
+   delta base when there is one. The store thread compresses the contents into
+   the unit's batch and appends the units to the shard in the order they were
+   handed over, so a commit is never visible before what it names, while the
+   walk goes on reading git. The base cache keeps the bytes of recently stored
+   contents, so the base of a modified file is rarely read from git twice. */
+#ifndef CN_DLSTORE_H
+#define CN_DLSTORE_H
+
+#include "shard.h"
+
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define CN_DL_OID_LEN 20
+
+/* Shared, immutable bytes (a file's content), freed with the last reference. */
+typedef struct {
+    atomic_uint refs;
+    size_t len;
+    uint8_t data[];
+} cn_dlbuf_t;
+
+cn_dlbuf_t *cn_dlbuf_new(const void *data, size_t len);
+cn_dlbuf_t *cn_dlbuf_ref(cn_dlbuf_t *b);
+void cn_dlbuf_unref(cn_dlbuf_t *b); /* NULL is fine */
+
+/* ---- the base cache: oid -> stored depth, and the bytes while they fit ---- */
+typedef struct cn_bcache cn_bcache_t;
+
+cn_bcache_t *cn_bcache_new(size_t max_bytes);
+void cn_bcache_free(cn_bcache_t **self_p);
+/* Remembers a content stored with depth; keeps a reference to buf (may be
+   NULL). The oldest bytes are dropped past max_bytes; depths stay. */
+void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned depth, cn_dlbuf_t *buf);
+/* True when oid was stored by this job: *depth, and *buf a new reference to
+   its bytes or NULL when they were dropped. */
+bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned *depth, cn_dlbuf_t **buf);
+
+/* ---- the store thread ---- */
+typedef struct cn_dlstore cn_dlstore_t;
+
+/* Starts the thread; units hold at most max_inflight raw bytes in all. */
+int cn_dlstore_start(cn_shard_t *shard, size_t max_inflight, cn_dlstore_t **out);
+/* The batch of the unit being filled (it changes at each flush). */
+cn_batch_t *cn_dlstore_batch(cn_dlstore_t *s);
+/* Queues a content for the current unit, stored whole (base NULL) or as a
+   delta against base (base_depth: the base's own stored depth). Takes new
+   references to data and base. */
+void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_dlbuf_t *data,
+                        const uint8_t *base_oid, cn_dlbuf_t *base, unsigned base_depth);
+/* Bytes the current unit holds (records and raw contents). */
+size_t cn_dlstore_pending(const cn_dlstore_t *s);
+/* Hands the current unit over and starts a new one; blocks while too much is
+   in flight. Returns the thread's first error (with its detail), if any. */
+int cn_dlstore_flush(cn_dlstore_t *s);
+/* Flushes and waits until every unit is appended; *stored_bytes: the
+   compressed content bytes the thread queued. */
+int cn_dlstore_finish(cn_dlstore_t *s, uint64_t *stored_bytes);
+/* Stops the thread, dropping units not appended yet (a failed or cancelled
+   download: what was appended is content-addressed and harmless). */
+void cn_dlstore_free(cn_dlstore_t **self_p);
+
+#endif
