@@ -65,6 +65,12 @@ static int compress_frame(ZSTD_CCtx *c, const void *src, size_t n, int level, in
     ZSTD_CCtx_setParameter(c, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(c, ZSTD_c_checksumFlag, 1);
     ZSTD_CCtx_setParameter(c, ZSTD_c_windowLog, window_log);
+    /* zstd indexes only the last 8 << max(hashLog, chainLog) bytes of a prefix (at
+       level 1 a 1 MiB delta was 75% of the file): past 128 KiB, tables that reach
+       all of ref, up to CN_ZSTD_REF_MAX (0: the level's). */
+    int table_log = window_log > 17 ? CN_MIN(window_log - 3, 23) : 0;
+    ZSTD_CCtx_setParameter(c, ZSTD_c_hashLog, table_log);
+    ZSTD_CCtx_setParameter(c, ZSTD_c_chainLog, table_log);
     size_t bound = ZSTD_compressBound(n);
     cn_buf_reserve(out, bound);
     size_t r = ZSTD_compress2(c, out->data + out->len, bound, src, n);
