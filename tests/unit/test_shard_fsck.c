@@ -1,8 +1,8 @@
 /* test_shard_fsck.c: fsck finds what is wrong in a shard (a blob whose content
    does not match its key, a blob whose bytes were flipped, a record that does not
-   decode, a commit whose pointer is gone, a pointer naming an uncommitted job)
-   and finds a clean shard clean; a WAL corrupted in the middle fails fsck's open
-   instead of losing records silently; savepoints read "as of"; checkpoints open. */
+   decode, a commit whose pointer is gone, a pointer naming an uncommitted job, a
+   delta blob whose base is missing) and finds a clean shard clean; a WAL corrupted in the middle fails fsck's
+   open instead of losing records silently; savepoints read "as of"; checkpoints open. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -177,6 +177,48 @@ static void test_fsck_accepts_dropped_derived_pointers(void **state) {
     cn_shard_close(&s);
 }
 
+/* Deltas are decoded through their bases: a chain that reads is clean; a delta
+   whose base is missing, or whose own frame is damaged, is a problem. */
+static void test_fsck_decodes_deltas_through_their_bases(void **state) {
+    (void)state;
+    cn_shard_t *s = open_writer("f6");
+    char v1[3000], v2[3000];
+    for (size_t i = 0; i < sizeof v1; i++) v1[i] = (char)('a' + (i * 7 + i / 11) % 26);
+    memcpy(v2, v1, sizeof v1);
+    v2[1500] = '!';
+    cn_batch_t *b = cn_batch_new();
+    cn_blob_put(b, "x-version-1", 11, v1, sizeof v1, NULL);
+    cn_blob_put_delta(b, "x-version-2", 11, v2, sizeof v2, "x-version-1", 11, v1, sizeof v1, 0);
+    assert_int_equal(cn_shard_append(s, b, false), 0);
+    cn_fsck_report_t r;
+    assert_int_equal(cn_shard_fsck(s, NULL, NULL, &r), 0);
+    assert_int_equal(r.blobs_checked, 2);
+    cn_blob_put_delta(b, "y-on-missing", 12, v2, sizeof v2, "y-missing-base", 14, v1, sizeof v1, 3);
+    cn_blob_put_delta(b, "z-damaged", 9, v2, sizeof v2, "x-version-1", 11, v1, sizeof v1, 0);
+    assert_int_equal(cn_shard_append(s, b, false), 0);
+    cn_batch_destroy(&b);
+    cn_shard_close(&s);
+    cn_rocks_t *db = open_raw("f6");
+    cn_buf_t v = {0};
+    assert_int_equal(cn_rocks_get(db, CN_CF_BLOBS, "z-damaged", 9, &v), 0);
+    v.data[v.len - 6] ^= 0x40; /* inside the frame: its checksum fails */
+    raw_put(db, CN_CF_BLOBS, "z-damaged", 9, v.data, v.len);
+    cn_buf_free(&v);
+    cn_rocks_close(&db);
+    s = open_writer("f6");
+    problems_t p = {{0}, 0};
+    assert_int_equal(cn_shard_fsck(s, collect, &p, &r), CN_ECORRUPT);
+    assert_int_equal(r.blobs_checked, 4);
+    assert_int_equal(r.problems, 2);
+    char hex[2 * 14 + 1];
+    cn_hex((const uint8_t *)"y-missing-base", 14, hex);
+    assert_non_null(strstr(p.all, hex));
+    assert_non_null(strstr(p.all, "is missing"));
+    cn_hex((const uint8_t *)"z-damaged", 9, hex);
+    assert_non_null(strstr(p.all, hex));
+    cn_shard_close(&s);
+}
+
 static void test_savepoints_read_as_of(void **state) {
     (void)state;
     cn_shard_t *s = open_writer("f3");
@@ -317,6 +359,7 @@ int main(void) {
         cmocka_unit_test(test_fsck_open_refuses_a_corrupt_wal),
         cmocka_unit_test(test_fsck_finds_corrupt_values),
         cmocka_unit_test(test_fsck_accepts_dropped_derived_pointers),
+        cmocka_unit_test(test_fsck_decodes_deltas_through_their_bases),
         cmocka_unit_test(test_savepoints_read_as_of),
         cmocka_unit_test(test_checkpoint_opens_read_only),
     };
