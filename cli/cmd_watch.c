@@ -33,15 +33,22 @@ static void event_line(const cn_cli_t *g, const Canopy__Event *e) {
         cn_json_str(&b, e->worker, strlen(e->worker));
         cn_buf_printf(&b, ",\"at_ms\":%llu,\"error\":", (unsigned long long)e->at_ms);
         cn_json_str(&b, e->error, strlen(e->error));
-        cn_buf_printf(&b, ",\"progress_done\":%llu,\"progress_total\":%llu}",
-                      (unsigned long long)e->progress_done, (unsigned long long)e->progress_total);
+        cn_buf_printf(&b,
+                      ",\"progress_done\":%llu,\"progress_total\":%llu,\"progress_bytes_done\":%llu,"
+                      "\"progress_bytes_total\":%llu}",
+                      (unsigned long long)e->progress_done, (unsigned long long)e->progress_total,
+                      (unsigned long long)e->progress_bytes_done,
+                      (unsigned long long)e->progress_bytes_total);
     } else {
         cn_buf_printf(&b, "job %llu %s %s", (unsigned long long)e->job_id, e->kind, cn_state_name(e->state));
         if (e->worker[0]) cn_buf_printf(&b, " on %s", e->worker);
         if (e->attempt) cn_buf_printf(&b, " (attempt %u)", e->attempt);
-        if (e->progress_total)
-            cn_buf_printf(&b, " %llu/%llu", (unsigned long long)e->progress_done,
-                          (unsigned long long)e->progress_total);
+        if (e->progress_total || e->progress_bytes_done || e->progress_bytes_total) {
+            /* An event carries no unit: the numbers alone, then the bytes. */
+            cn_buf_putc(&b, ' ');
+            cn_fmt_progress(&b, e->progress_total ? e->progress_done : 0, e->progress_total, NULL,
+                            e->progress_bytes_done, e->progress_bytes_total);
+        }
         if (e->error[0]) cn_buf_printf(&b, ": %s", e->error);
     }
     cn_print_buf(&b);

@@ -162,6 +162,8 @@ void cn_job_json(cn_buf_t *b, const Canopy__Job *j, bool full) {
     kv_u64(b, "finished_ms", j->finished_ms);
     kv_u64(b, "progress_done", j->progress_done);
     kv_u64(b, "progress_total", j->progress_total);
+    kv_u64(b, "progress_bytes_done", j->progress_bytes_done);
+    kv_u64(b, "progress_bytes_total", j->progress_bytes_total);
     if (j->summary && j->summary[0] == '{') {
         cn_json_key(b, "summary", false);
         cn_buf_printf(b, "%s", j->summary);
@@ -212,6 +214,35 @@ void cn_fmt_bar(char *out, size_t n, uint64_t done, uint64_t total, int width) {
     for (int i = 0; i < width; i++) out[k++] = i < fill ? '#' : (total ? '.' : '?');
     out[k++] = ']';
     out[k] = '\0';
+}
+
+void cn_fmt_bytes(char *out, size_t n, uint64_t bytes) {
+    static const char *const units[] = {"kB", "MB", "GB", "TB", "PB", "EB"};
+    if (bytes < 1000) {
+        snprintf(out, n, "%llu B", (unsigned long long)bytes);
+        return;
+    }
+    double v = (double)bytes / 1000.0;
+    size_t u = 0;
+    while (v >= 999.95 && u + 1 < CN_ARRAY_LEN(units)) v /= 1000.0, u++;
+    snprintf(out, n, "%.1f %s", v, units[u]);
+}
+
+void cn_fmt_progress(cn_buf_t *b, uint64_t done, uint64_t total, const char *unit, uint64_t bytes_done,
+                     uint64_t bytes_total) {
+    bool units = done || total, bytes = bytes_done || bytes_total;
+    if (units) {
+        cn_buf_printf(b, "%llu/%llu", (unsigned long long)done, (unsigned long long)total);
+        if (unit && unit[0]) cn_buf_printf(b, " %s", unit);
+    }
+    if (!bytes) return;
+    char d[32], t[32];
+    cn_fmt_bytes(d, sizeof d, bytes_done);
+    cn_buf_printf(b, "%s%s", units ? ", " : "", d);
+    if (bytes_total) {
+        cn_fmt_bytes(t, sizeof t, bytes_total);
+        cn_buf_printf(b, " of %s", t);
+    }
 }
 
 void cn_print_buf(cn_buf_t *b) {

@@ -149,6 +149,8 @@ static void on_job_event(void *arg, const cn_qjob_t *j) {
     ev.error = r->error;
     ev.progress_done = r->progress_done;
     ev.progress_total = r->progress_total;
+    ev.progress_bytes_done = r->progress_bytes_done;
+    ev.progress_bytes_total = r->progress_bytes_total;
     publish(c, &ev);
 }
 

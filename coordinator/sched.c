@@ -303,6 +303,7 @@ cn_qjob_t *cn_queue_lease_next(cn_queue_t *q, char *const *kinds, size_t nkinds,
     r->started_ms = now;
     r->deadline_ms = r->spec->timeout_ms ? now + r->spec->timeout_ms + q->o.grace_ms : 0;
     r->progress_done = r->progress_total = 0;
+    r->progress_bytes_done = r->progress_bytes_total = 0;
     history_add(j, worker, now);
     j->place = CN_QP_LEASED;
     cn_q_set_state(q, j, CANOPY__JOB_STATE__LEASED);
@@ -445,6 +446,13 @@ void cn_queue_progress(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t tota
     if (unit && strcmp(unit, r->progress_unit ? r->progress_unit : "") != 0)
         cn_q_set_str(&r->progress_unit, unit);
     if (r->state == CANOPY__JOB_STATE__LEASED) cn_q_set_state(q, j, CANOPY__JOB_STATE__RUNNING);
+}
+
+void cn_queue_progress_bytes(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t total) {
+    (void)q;
+    if (j->place != CN_QP_LEASED) return;
+    j->rec->progress_bytes_done = done;
+    j->rec->progress_bytes_total = total;
 }
 
 int cn_queue_cancel(cn_queue_t *q, uint64_t id, uint64_t now) {

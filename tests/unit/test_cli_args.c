@@ -1,7 +1,7 @@
 /* test_cli_args.c: the CLI's parsing, without processes: durations, job ids,
    --name VALUE options, the kind table building sleep/noop specs, `submit --from`
-   lines with their job options and errors naming the line, job JSON and state
-   names. The CLI is an executable, so its sources are compiled in here. */
+   lines with their job options and errors naming the line, job JSON, progress
+   text (units and bytes) and state names. The CLI is an executable, so its sources are compiled in here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -89,7 +89,8 @@ static int build(const char *kind, const char *const *kv, cn_buf_t *spec) {
 static void test_sleep_kind_packs_its_spec_and_refuses_bad_args(void **state) {
     (void)state;
     cn_buf_t spec = {0};
-    const char *ok[] = {"ms", "20", "fail_attempts", "2", "fatal", "true", "message", "boom", NULL};
+    const char *ok[] = {"ms",      "20",   "fail_attempts", "2",         "fatal", "true",
+                        "message", "boom", "bytes",         "300000000", NULL};
     assert_int_equal(build("sleep", ok, &spec), 0);
     Canopy__SleepSpec *m = canopy__sleep_spec__unpack(NULL, spec.len, spec.data);
     assert_non_null(m);
@@ -97,6 +98,7 @@ static void test_sleep_kind_packs_its_spec_and_refuses_bad_args(void **state) {
     assert_int_equal(m->fail_attempts, 2);
     assert_true(m->fatal);
     assert_string_equal(m->message, "boom");
+    assert_int_equal(m->bytes, 300000000);
     canopy__sleep_spec__free_unpacked(m, NULL);
     cn_buf_reset(&spec);
     const char *unknown[] = {"ms", "5", "colour", "red", NULL};
@@ -224,11 +226,15 @@ static void test_job_json_shows_spec_and_history(void **state) {
     j.error = (char *)"quote \" here";
     j.history = &hp;
     j.n_history = 1;
+    j.progress_bytes_done = 45200000;
+    j.progress_bytes_total = 310000000;
     cn_buf_t b = {0};
     cn_job_json(&b, &j, true);
     const char *s = cn_buf_cstr(&b);
     assert_non_null(strstr(s, "\"id\":5,\"kind\":\"sleep\",\"state\":\"succeeded\""));
-    assert_non_null(strstr(s, "\"spec\":{\"ms\":20,\"fail_attempts\":0,\"fatal\":false,\"message\":\"\"}"));
+    assert_non_null(
+        strstr(s, "\"spec\":{\"ms\":20,\"fail_attempts\":0,\"fatal\":false,\"message\":\"\",\"bytes\":0}"));
+    assert_non_null(strstr(s, "\"progress_bytes_done\":45200000,\"progress_bytes_total\":310000000"));
     assert_non_null(strstr(s, "\"error\":\"quote \\\" here\""));
     assert_non_null(strstr(s, "\"outcome\":\"succeeded\",\"error\":\"\",\"result_accepted\":true"));
     cn_json_obj_t o;
@@ -236,6 +242,29 @@ static void test_job_json_shows_spec_and_history(void **state) {
     cn_json_obj_free(&o);
     cn_buf_free(&b);
     cn_buf_free(&packed);
+}
+
+static void progress_is(uint64_t done, uint64_t total, const char *unit, uint64_t bd, uint64_t bt,
+                        const char *want) {
+    cn_buf_t b = {0};
+    cn_fmt_progress(&b, done, total, unit, bd, bt);
+    assert_string_equal(cn_buf_cstr(&b), want);
+    cn_buf_free(&b);
+}
+
+static void test_progress_text_says_units_then_bytes(void **state) {
+    (void)state;
+    progress_is(1200, 19252, "commits", 45200000, 310000000, "1200/19252 commits, 45.2 MB of 310.0 MB");
+    progress_is(1200, 19252, "commits", 0, 0, "1200/19252 commits");         /* no bytes reported */
+    progress_is(3, 0, "objects", 1500, 0, "3/0 objects, 1.5 kB");            /* total not known */
+    progress_is(0, 0, "objects", 0, 999, "0 B of 999 B");                    /* bytes only */
+    progress_is(5, 9, NULL, 999950, 2000000000000, "5/9, 1.0 MB of 2.0 TB"); /* no unit (events) */
+    progress_is(0, 0, "ms", 0, 0, "");
+    char out[32];
+    cn_fmt_bytes(out, sizeof out, 999999);
+    assert_string_equal(out, "1.0 MB"); /* never "1000.0 kB" */
+    cn_fmt_bytes(out, sizeof out, UINT64_MAX);
+    assert_string_equal(out, "18.4 EB");
 }
 
 static void test_state_names_round_trip(void **state) {
@@ -265,6 +294,7 @@ int main(void) {
         cmocka_unit_test(test_from_errors_name_the_line),
         cmocka_unit_test(test_after_lists),
         cmocka_unit_test(test_job_json_shows_spec_and_history),
+        cmocka_unit_test(test_progress_text_says_units_then_bytes),
         cmocka_unit_test(test_state_names_round_trip),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

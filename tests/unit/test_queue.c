@@ -1,7 +1,8 @@
 /* test_queue.c: the coordinator's job queue against a real RocksDB store:
    priority order and FIFO, dedup, `after`, serial keys, backoff, dead after
-   max attempts, retry, stale results, cancel, memory that holds only active
-   jobs, and a reopen that rebuilds the same state. */
+   max attempts, retry, stale results, cancel, progress (units and bytes, in the
+   RUNNING event, cleared on re-lease), memory that holds only active jobs, and a
+   reopen that rebuilds the same state. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -271,6 +272,53 @@ static void test_cancel_queued_and_leased(void **state) {
     cn_queue_close(&q);
 }
 
+typedef struct {
+    int events;
+    Canopy__JobState state;
+    uint64_t bytes_done, bytes_total;
+} seen_t;
+
+static void on_event(void *arg, const cn_qjob_t *j) {
+    seen_t *s = arg;
+    s->events++;
+    s->state = j->rec->state;
+    s->bytes_done = j->rec->progress_bytes_done;
+    s->bytes_total = j->rec->progress_bytes_total;
+}
+
+static void test_progress_bytes_kept_while_leased_cleared_on_release(void **state) {
+    (void)state;
+    cn_queue_t *q = open_q("progress");
+    seen_t seen = {0};
+    cn_queue_set_event_cb(q, on_event, &seen);
+    uint64_t a = submit(q, "download", (spec_t){0}, NULL);
+    assert_int_equal(lease(q, T0), a);
+    cn_qjob_t *j = cn_queue_find(q, a);
+    cn_queue_progress_bytes(q, j, 45200000, 310000000);
+    cn_queue_progress(q, j, 1200, 19252, "commits");
+    /* The event of LEASED -> RUNNING already carries the bytes. */
+    assert_int_equal(seen.state, CANOPY__JOB_STATE__RUNNING);
+    assert_int_equal(seen.bytes_done, 45200000);
+    assert_int_equal(seen.bytes_total, 310000000);
+    assert_int_equal(j->rec->progress_done, 1200);
+    assert_int_equal(j->rec->progress_bytes_total, 310000000);
+    /* The worker is lost: the next lease starts from nothing. */
+    cn_queue_end(q, j, CN_QEND_LOST, CN_EUNREACHABLE, "worker lost", NULL, false, T0);
+    assert_int_equal(lease(q, T0), a);
+    j = cn_queue_find(q, a);
+    assert_int_equal(j->rec->progress_done, 0);
+    assert_int_equal(j->rec->progress_bytes_done, 0);
+    assert_int_equal(j->rec->progress_bytes_total, 0);
+    /* Bytes with an unknown total, and a job no longer leased is left alone. */
+    cn_queue_progress_bytes(q, j, 777, 0);
+    assert_int_equal(j->rec->progress_bytes_done, 777);
+    assert_int_equal(result(q, a, CANOPY__OUTCOME__OK, T0), 1);
+    cn_queue_progress_bytes(q, j, 999, 1000);
+    assert_int_equal(j->rec->progress_bytes_done, 777);
+    assert_int_equal(j->rec->progress_bytes_total, 0);
+    cn_queue_close(&q);
+}
+
 static void test_memory_holds_only_active_jobs(void **state) {
     (void)state;
     cn_queue_t *q = open_q("memory");
@@ -445,6 +493,7 @@ int main(void) {
         cmocka_unit_test(test_backoff_then_dead_after_max_attempts_then_retry),
         cmocka_unit_test(test_stale_and_repeated_results),
         cmocka_unit_test(test_cancel_queued_and_leased),
+        cmocka_unit_test(test_progress_bytes_kept_while_leased_cleared_on_release),
         cmocka_unit_test(test_memory_holds_only_active_jobs),
         cmocka_unit_test(test_listing_merges_jobs_stored_only_in_their_submit_batch),
         cmocka_unit_test(test_reopen_rebuilds_the_same_state),

@@ -2,7 +2,8 @@
    50 ms, checking for cancellation between slices, and fails its first
    `fail_attempts` attempts (ERROR, or FATAL if `fatal`) with `message`. The model
    for a kind: decode the spec, check cn_job_cancelled() between units of work,
-   report progress, fail with a message a person understands. Any slot thread. */
+   report progress, fail with a message a person understands. Any slot thread.
+   With `bytes` set it also reports bytes (that many, spread evenly over ms). */
 #include "errors.h"
 #include "job.h"
 #include "util.h"
@@ -19,6 +20,10 @@ static int sleep_run(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len) {
     for (;;) {
         uint64_t slept = cn_mono_ms() - start;
         cn_job_progress(ctx, CN_MIN(slept, s->ms), s->ms, "ms");
+        if (s->bytes) { /* the share of bytes for the time slept (all of them at the end) */
+            uint64_t b = slept >= s->ms ? s->bytes : (uint64_t)((double)s->bytes * (double)slept / s->ms);
+            cn_job_progress_bytes(ctx, CN_MIN(b, s->bytes), s->bytes);
+        }
         if (slept >= s->ms) break;
         if (cn_job_cancelled(ctx)) {
             /* The runner knows why (cancel, timeout, shutdown); say what we saw. */
