@@ -271,6 +271,26 @@ static void blob_seed(const char *name, uint8_t kind, const void *data, size_t n
     cn_buf_free(&b);
 }
 
+/* A delta value (storage/LAYOUT.md) of data against base: decodes with it. */
+static void delta_seed(const char *name, const void *data, size_t n, const void *base, size_t bn) {
+    cn_buf_t b = {0}, out = {0};
+    cn_buf_putc(&b, CN_BLOB_DELTA);
+    cn_buf_putc(&b, 1);
+    cn_buf_putc(&b, 20);
+    cn_buf_append(&b, "0123456789abcdefghij", 20);
+    assert_int_equal(cn_zstd_compress_ref(data, n, CN_ZSTD_LEVEL, base, bn, &b), 0);
+    assert_int_equal(cn_blob_decode_delta(b.data, b.len, base, bn, n, &out), 0);
+    assert_int_equal(out.len, n);
+    assert_memory_equal(out.data, data, n);
+    cn_blob_delta_t d;
+    assert_int_equal(cn_blob_parse_delta(b.data, b.len, &d), 0);
+    assert_int_equal(d.depth, 1);
+    assert_memory_equal(d.base_key, "0123456789abcdefghij", 20);
+    save("fuzz_records", name, &b);
+    cn_buf_free(&out);
+    cn_buf_free(&b);
+}
+
 static void test_shard_records_round_trip(void **state) {
     (void)state;
     char text[3000];
@@ -278,6 +298,11 @@ static void test_shard_records_round_trip(void **state) {
     blob_seed("blob_hashed", CN_BLOB_HASHED, text, sizeof text);
     blob_seed("blob_keyed", CN_BLOB_KEYED, "tiny", 4);
     blob_seed("blob_empty", CN_BLOB_HASHED, "", 0);
+    /* fuzz_records decodes every input as a delta on this same text */
+    char edited[3000];
+    memcpy(edited, text, sizeof text);
+    memcpy(edited + 1200, "/* edited */", 12);
+    delta_seed("blob_delta", edited, sizeof edited, text, sizeof text);
 
     Canopy__Stamp st;
     cn_stamp_fill(&st);
