@@ -15,8 +15,8 @@ cn watch --for 20s --interval 1s >"$T/watch.txt" 2>"$T/watch.txt.err" &
 wt=$!
 sleep 0.5
 
-a=$(cn submit sleep 6000 --bytes 300000000) || fail "submit with --bytes"
-b=$(cn submit sleep 6000) || fail "submit without bytes"
+a=$(cn submit sleep 8000 --bytes 300000000) || fail "submit with --bytes"
+b=$(cn submit sleep 8000) || fail "submit without bytes"
 
 # 1. While it runs, the job shows bytes done (growing) of the known total.
 deadline=$(( $(date +%s) + 15 ))
@@ -32,7 +32,7 @@ first=$(jq .progress_bytes_done <<<"$j")
 log "job $a at $first of 300000000 bytes"
 
 txt=$(cn job "$a") || fail "canopy job $a"
-grep -Eq '^  progress   [0-9]+/6000 ms, [0-9.]+ (B|kB|MB) of 300\.0 MB$' <<<"$txt" ||
+grep -Eq '^  progress   [0-9]+/8000 ms, [0-9.]+ (B|kB|MB) of 300\.0 MB$' <<<"$txt" ||
   fail "canopy job text has no byte progress: $txt"
 log "canopy job: $(grep '^  progress' <<<"$txt")"
 
@@ -42,10 +42,10 @@ s=$(cn --json status) || fail "status --json"
 [ "$(jq --argjson id "$b" '.running[] | select(.id == $id) | .progress_bytes_total' <<<"$s")" = 0 ] ||
   fail "status --json: job $b reports no bytes but shows some: $s"
 st=$(cn status) || fail "status"
-grep -Eq "^  $a .* [0-9]+/6000 ms, [0-9.]+ (B|kB|MB) of 300\.0 MB$" <<<"$st" ||
+grep -Eq "^  $a .* [0-9]+/8000 ms, [0-9.]+ (B|kB|MB) of 300\.0 MB$" <<<"$st" ||
   fail "status text has no byte progress for job $a: $st"
 log "canopy status: $(grep -E "^  $a " <<<"$st")"
-grep -E "^  $b " <<<"$st" | grep -Eq ' [0-9]+/6000 ms$' ||
+grep -E "^  $b " <<<"$st" | grep -Eq ' [0-9]+/8000 ms$' ||
   fail "status text of job $b (no bytes) should end with its units: $st"
 
 [ "$(jobs_json | jq --argjson id "$a" '.[] | select(.id == $id) | .progress_bytes_total')" = 300000000 ] ||
@@ -74,7 +74,7 @@ ev=$(jq -s -c --argjson id "$a" '[.[] | select(.event == "job" and .id == $id an
 ev=$(jq -s --argjson id "$b" '[.[] | select(.event == "job" and .id == $id and .progress_bytes_total != 0)] | length' \
   "$T/watch.json")
 [ "$ev" -eq 0 ] || fail "watch --json shows bytes for job $b, which reports none"
-grep -Eq "^job $a sleep running .* [0-9]+/6000, [0-9.]+ (B|kB|MB) of 300\.0 MB" "$T/watch.txt" ||
+grep -Eq "^job $a sleep running .* [0-9]+/8000, [0-9.]+ (B|kB|MB) of 300\.0 MB" "$T/watch.txt" ||
   fail "watch text has no byte progress for job $a: $(grep "^job $a" "$T/watch.txt" | head -5)"
 log "canopy watch: $(grep -E "^job $a sleep running" "$T/watch.txt" | tail -1)"
 log "ok"
