@@ -16,9 +16,23 @@
 
 cn_dlbuf_t *cn_dlbuf_new(const void *data, size_t len) {
     cn_dlbuf_t *b = cn_xmalloc(sizeof *b + (len ? len : 1));
+    uint8_t *copy = (uint8_t *)(b + 1);
+    if (len) memcpy(copy, data, len);
     atomic_init(&b->refs, 1);
     b->len = len;
-    if (len) memcpy(b->data, data, len);
+    b->data = copy;
+    b->release = NULL;
+    b->owner = NULL;
+    return b;
+}
+
+cn_dlbuf_t *cn_dlbuf_wrap(const void *data, size_t len, void (*release)(void *owner), void *owner) {
+    cn_dlbuf_t *b = cn_xmalloc(sizeof *b);
+    atomic_init(&b->refs, 1);
+    b->len = len;
+    b->data = data;
+    b->release = release;
+    b->owner = owner;
     return b;
 }
 
@@ -28,7 +42,9 @@ cn_dlbuf_t *cn_dlbuf_ref(cn_dlbuf_t *b) {
 }
 
 void cn_dlbuf_unref(cn_dlbuf_t *b) {
-    if (b && atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) == 1) free(b);
+    if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
+    if (b->release) b->release(b->owner);
+    free(b);
 }
 
 typedef struct {

@@ -18,14 +18,20 @@
 
 #define CN_DL_OID_LEN 20
 
-/* Shared, immutable bytes (a file's content), freed with the last reference. */
+/* Shared, immutable bytes (a file's content), released with the last
+   reference: a copy, or bytes another object owns (a git blob, read once). */
 typedef struct {
     atomic_uint refs;
     size_t len;
-    uint8_t data[];
+    const uint8_t *data;
+    void (*release)(void *owner); /* NULL: data is the copy that follows */
+    void *owner;
 } cn_dlbuf_t;
 
 cn_dlbuf_t *cn_dlbuf_new(const void *data, size_t len);
+/* Wraps data owned by owner; release(owner) runs with the last reference, on
+   whichever thread drops it. */
+cn_dlbuf_t *cn_dlbuf_wrap(const void *data, size_t len, void (*release)(void *owner), void *owner);
 cn_dlbuf_t *cn_dlbuf_ref(cn_dlbuf_t *b);
 void cn_dlbuf_unref(cn_dlbuf_t *b); /* NULL is fine */
 

@@ -280,6 +280,7 @@ int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal
     if (rc == CN_ECORRUPT) {
         char keep[1024];
         snprintf(keep, sizeof keep, "%s", cn_err_detail());
+        cn_dl_stop_store(&dl);
         cn_git_close(&dl.g);
         cn_rm_rf(d->mirror_dir);
         cn_err(rc, "%s", keep);

@@ -92,6 +92,9 @@ typedef struct {
 int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n);
 /* Appends what is queued in dl->b to the shard (not synced). */
 int cn_dl_flush(cn_dl_t *dl);
+/* Stops the store thread (what it has not appended is dropped) and drops the
+   base cache: both hold git blobs, so this comes before the mirror closes. */
+void cn_dl_stop_store(cn_dl_t *dl);
 void cn_dl_free(cn_dl_t *dl);
 
 #endif

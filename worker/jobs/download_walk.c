@@ -34,6 +34,13 @@ static void note_missing(cn_dl_t *dl, const char *detail) {
     if (!dl->first_missing[0]) snprintf(dl->first_missing, sizeof dl->first_missing, "%s", detail);
 }
 
+/* A blob's bytes are handed to the store thread as git read them: the last
+   reference, on either thread, frees the blob (libgit2 objects are
+   refcounted atomically; blobs are kept out of its object cache). */
+static void release_blob(void *blob) {
+    cn_git_blob_free(blob);
+}
+
 /* The base to store oid's content against: the previous version of its path
    (old), when this job or an earlier one stored it with its bytes and its
    chain has room. Sets *base (a reference, maybe read from git again) and
@@ -56,8 +63,7 @@ static bool pick_base(cn_dl_t *dl, const cn_oid_t *old, cn_dlbuf_t **base, unsig
         cn_err_clear(); /* stored whole instead */
         return false;
     }
-    *base = cn_dlbuf_new(data, len);
-    cn_git_blob_free(blob);
+    *base = cn_dlbuf_wrap(data, len, release_blob, blob);
     dl->st->base_reads++;
     return true;
 }
@@ -79,8 +85,7 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) 
     const void *data = NULL;
     size_t len = 0;
     if ((rc = cn_git_blob_get(dl->g, oid, &blob, &data, &len)) < 0) return rc;
-    cn_dlbuf_t *buf = cn_dlbuf_new(data, len), *base = NULL;
-    cn_git_blob_free(blob);
+    cn_dlbuf_t *buf = cn_dlbuf_wrap(data, len, release_blob, blob), *base = NULL;
     unsigned depth = 0;
     bool delta = pick_base(dl, old, &base, &depth);
     cn_dlstore_content(dl->store, oid->id, buf, delta ? old->id : NULL, base, depth);
@@ -295,6 +300,12 @@ int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n) {
     return rc;
 }
 
+void cn_dl_stop_store(cn_dl_t *dl) {
+    cn_dlstore_free(&dl->store); /* first: its thread may still use cached bytes */
+    cn_bcache_free(&dl->cache);
+    dl->b = NULL;
+}
+
 void cn_dl_free(cn_dl_t *dl) {
     cn_keyset_free(&dl->paths);
     cn_keyset_free(&dl->users);
@@ -304,8 +315,6 @@ void cn_dl_free(cn_dl_t *dl) {
     free(dl->chg);
     free(dl->chgp);
     free(dl->chg_keys);
-    cn_dlstore_free(&dl->store); /* first: its thread may still use cached bytes */
-    cn_bcache_free(&dl->cache);
-    dl->b = NULL;
+    cn_dl_stop_store(dl);
     cn_git_close(&dl->g);
 }
