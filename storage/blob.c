@@ -152,8 +152,16 @@ static int chain_read(cn_shard_t *s, chain_t *c, const void *key, size_t klen) {
         c->key[i + 1] = d.base_key;
         c->klen[i + 1] = d.base_klen;
         for (size_t j = 0; j <= i; j++)
-            if (c->klen[j] == d.base_klen && memcmp(c->key[j], d.base_key, d.base_klen) == 0)
-                return base_error(c, i, "leads back to it (a cycle of deltas)");
+            if (c->klen[j] == d.base_klen && memcmp(c->key[j], d.base_key, d.base_klen) == 0) {
+                char k[2 * 32 + 4], bk[2 * 32 + 4], back[2 * 32 + 4];
+                hex_key(c->key[0], c->klen[0], k);
+                hex_key(c->key[1], c->klen[1], bk);
+                hex_key(c->key[j], c->klen[j], back);
+                return cn_err(CN_ECORRUPT,
+                              "blob %s is stored as a delta on base %s, whose chain of bases "
+                              "comes back to %s (a cycle of deltas)",
+                              k, bk, back);
+            }
     }
 }
 
