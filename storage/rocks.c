@@ -1,42 +1,17 @@
-/* rocks.c: the one file that includes rocksdb/c.h (see rocks.h). Opens a database
-   with named column families behind our own folder lock (dir/canopy.lock, flock +
-   holder pid), and wraps batches, gets, iterators, checkpoints and SST ingestion.
-   Thread-safe as RocksDB is, except cn_rocks_refresh and cn_rocks_drop_cf, which
-   the caller must not run while other threads use the same handle. */
-#include "rocks.h"
+/* rocks.c: the wrapper's data path (see rocks.h): gets, batches, iterators,
+   checkpoints, flushes, dropped families and SST ingestion. Opening, options and
+   closing are in rocks_open.c; the handle's insides in rocks_int.h. Thread-safe
+   as RocksDB is, except cn_rocks_drop_cf, which the caller must not run while
+   other threads use the same handle. */
+#include "rocks_int.h"
 
 #include "errors.h"
 
 #include <rocksdb/c.h>
 
-#include <errno.h>
-#include <fcntl.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <unistd.h>
-
-#define LOCK_NAME "canopy.lock" /* RocksDB's own lock file is dir/LOCK */
-#define DEFAULT_CACHE_MB 64
-
-struct cn_rocks {
-    rocksdb_t *db;
-    rocksdb_options_t *opts;
-    rocksdb_block_based_table_options_t *bbto;
-    rocksdb_cache_t *cache;
-    rocksdb_readoptions_t *ro;
-    rocksdb_writeoptions_t *wo_sync;
-    rocksdb_writeoptions_t *wo_async;
-    rocksdb_column_family_handle_t **cfh; /* the caller's families, then any others found */
-    char **names;
-    size_t ncf;  /* the caller's families */
-    size_t nall; /* plus families found on disk that the caller did not name */
-    char *dir;
-    int lock_fd;
-    bool read_only;
-};
 
 struct cn_rocks_batch {
     rocksdb_writebatch_t *wb;
@@ -59,7 +34,7 @@ struct cn_rocks_sst {
 };
 
 /* Turns a RocksDB error string into a CN_E* code with a detail, and frees it. */
-static int rerr(char *err, const char *what, const char *dir) {
+int cn_rocks_rerr(char *err, const char *what, const char *dir) {
     int code = CN_EIO;
     if (strstr(err, "Corruption"))
         code = CN_ECORRUPT;
@@ -72,248 +47,12 @@ static int rerr(char *err, const char *what, const char *dir) {
     return rc;
 }
 
-/* Takes dir/canopy.lock without waiting. flock belongs to the open file, so a
-   second open in the same process is refused as well as one from another process. */
-static int take_lock(const char *dir, int *fd_out) {
-    char *path = cn_path_join(dir, LOCK_NAME);
-    int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    free(path);
-    if (fd < 0) return cn_err(CN_ESYS, "cannot open the lock of %s: %s", dir, strerror(errno));
-    if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
-        int e = errno;
-        char pid[32] = {0};
-        ssize_t r = pread(fd, pid, sizeof pid - 1, 0);
-        close(fd);
-        if (e != EWOULDBLOCK) return cn_err(CN_ESYS, "cannot lock %s: %s", dir, strerror(e));
-        while (r > 0 && (pid[r - 1] == '\n' || pid[r - 1] == 0)) pid[--r] = 0;
-        return cn_err(CN_ELOCKED, "shard %s is locked by pid %s", dir, r > 0 ? pid : "(unknown)");
-    }
-    char pid[32];
-    int n = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
-    if (ftruncate(fd, 0) != 0 || pwrite(fd, pid, (size_t)n, 0) != n) {
-        int e = errno;
-        close(fd);
-        return cn_err(CN_ESYS, "cannot write the lock of %s: %s", dir, strerror(e));
-    }
-    *fd_out = fd;
-    return 0;
-}
-
-static void make_options(cn_rocks_t *r, const cn_rocks_opts_t *o) {
-    size_t cache_mb = o->block_cache_mb ? o->block_cache_mb : DEFAULT_CACHE_MB;
-    r->cache = rocksdb_cache_create_lru(cache_mb << 20);
-    r->bbto = rocksdb_block_based_options_create();
-    rocksdb_block_based_options_set_block_cache(r->bbto, r->cache);
-    /* The table options own the filter policy. */
-    rocksdb_block_based_options_set_filter_policy(r->bbto, rocksdb_filterpolicy_create_bloom_full(10));
-    rocksdb_block_based_options_set_format_version(r->bbto, 5);
-    r->opts = rocksdb_options_create();
-    rocksdb_options_set_block_based_table_factory(r->opts, r->bbto);
-    rocksdb_options_set_create_if_missing(r->opts, o->create);
-    if (o->paranoid) {
-        rocksdb_options_set_paranoid_checks(r->opts, 1);
-        rocksdb_options_set_wal_recovery_mode(r->opts, 0); /* kTolerateCorruptedTailRecords */
-    }
-    rocksdb_options_set_create_missing_column_families(r->opts, o->create);
-    /* Large values are zstd already; LZ4 is cheap for the small records. */
-    rocksdb_options_set_compression(r->opts, rocksdb_lz4_compression);
-    rocksdb_options_set_max_background_jobs(r->opts, 2);
-    rocksdb_options_set_bytes_per_sync(r->opts, 1 << 20);
-    rocksdb_options_set_keep_log_file_num(r->opts, 3);
-    rocksdb_options_set_max_log_file_size(r->opts, 4 << 20);
-    rocksdb_options_set_info_log_level(r->opts, 2 /* WARN */);
-    rocksdb_options_set_level_compaction_dynamic_level_bytes(r->opts, 1);
-    rocksdb_options_set_max_total_wal_size(r->opts, 256u << 20);
-    /* Appends check that their keys are new: a memtable bloom filter answers
-       "absent" without a skip-list search (it halved the append cost). */
-    rocksdb_options_set_memtable_prefix_bloom_size_ratio(r->opts, 0.05);
-    rocksdb_options_set_memtable_whole_key_filtering(r->opts, 1);
-    /* Per family, with a cap on all memtables together: a shard has 16 families. */
-    if (o->bulk) {
-        rocksdb_options_set_write_buffer_size(r->opts, 128u << 20);
-        rocksdb_options_set_max_write_buffer_number(r->opts, 4);
-        rocksdb_options_set_db_write_buffer_size(r->opts, 512u << 20);
-    } else {
-        rocksdb_options_set_write_buffer_size(r->opts, 64u << 20);
-        rocksdb_options_set_max_write_buffer_number(r->opts, 3);
-        rocksdb_options_set_db_write_buffer_size(r->opts, 256u << 20);
-    }
-    r->ro = rocksdb_readoptions_create();
-    r->wo_sync = rocksdb_writeoptions_create();
-    rocksdb_writeoptions_set_sync(r->wo_sync, 1);
-    r->wo_async = rocksdb_writeoptions_create();
-}
-
-/* Adds the families found on disk that the caller did not name: a writer must
-   open every family, and newer builds may have added some. */
-static void add_existing_cfs(cn_rocks_t *r) {
-    char *err = NULL;
-    size_t n = 0;
-    char **list = rocksdb_list_column_families(r->opts, r->dir, &n, &err);
-    if (err) {
-        rocksdb_free(err);                             /* a new database: nothing to add */
-        rocksdb_list_column_families_destroy(list, n); /* malloc(0) even on error */
-        return;
-    }
-    for (size_t i = 0; i < n; i++) {
-        bool known = false;
-        for (size_t j = 0; j < r->nall && !known; j++) known = strcmp(r->names[j], list[i]) == 0;
-        if (known) continue;
-        r->names = cn_xrealloc(r->names, (r->nall + 1) * sizeof *r->names);
-        r->names[r->nall++] = cn_xstrdup(list[i]);
-    }
-    rocksdb_list_column_families_destroy(list, n);
-}
-
-/* Read-only openers skip families the database does not have (an older shard):
-   their handles stay NULL and read as empty. */
-static bool *present_cfs(cn_rocks_t *r) {
-    bool *present = cn_xcalloc(r->nall, sizeof *present);
-    char *err = NULL;
-    size_t n = 0;
-    char **list = rocksdb_list_column_families(r->opts, r->dir, &n, &err);
-    if (err) {
-        rocksdb_free(err);
-        rocksdb_list_column_families_destroy(list, n);
-        for (size_t i = 0; i < r->nall; i++) present[i] = true; /* let open report it */
-        return present;
-    }
-    for (size_t i = 0; i < r->nall; i++)
-        for (size_t j = 0; j < n && !present[i]; j++) present[i] = strcmp(r->names[i], list[j]) == 0;
-    rocksdb_list_column_families_destroy(list, n);
-    return present;
-}
-
-static int open_db(cn_rocks_t *r) {
-    size_t n = r->nall;
-    bool *present = present_cfs(r);
-    if (!r->read_only)
-        for (size_t i = 0; i < n; i++) present[i] = true; /* created when missing */
-    /* RocksDB wants "default" opened too; it stays hidden if the caller did not name it. */
-    const char **names = cn_xcalloc(n + 1, sizeof *names);
-    const rocksdb_options_t **copts = cn_xcalloc(n + 1, sizeof *copts);
-    rocksdb_column_family_handle_t **h = cn_xcalloc(n + 1, sizeof *h);
-    size_t *slot = cn_xcalloc(n + 1, sizeof *slot);
-    size_t m = 0;
-    bool has_default = false;
-    for (size_t i = 0; i < n; i++) {
-        if (!present[i]) continue;
-        has_default |= strcmp(r->names[i], "default") == 0;
-        slot[m] = i;
-        names[m++] = r->names[i];
-    }
-    if (!has_default) {
-        slot[m] = n;
-        names[m++] = "default";
-    }
-    for (size_t i = 0; i < m; i++) copts[i] = r->opts;
-    char *err = NULL;
-    if (r->read_only)
-        r->db = rocksdb_open_for_read_only_column_families(r->opts, r->dir, (int)m, names, copts, h, 0, &err);
-    else
-        r->db = rocksdb_open_column_families(r->opts, r->dir, (int)m, names, copts, h, &err);
-    int rc = 0;
-    if (err) {
-        r->db = NULL;
-        rc = rerr(err, "open", r->dir);
-    } else {
-        r->cfh = cn_xcalloc(n + 1, sizeof *r->cfh);
-        for (size_t i = 0; i < m; i++) {
-            if (slot[i] == n)
-                rocksdb_column_family_handle_destroy(h[i]);
-            else
-                r->cfh[slot[i]] = h[i];
-        }
-    }
-    free(slot);
-    free(h);
-    free(copts);
-    free(names);
-    free(present);
-    return rc;
-}
-
-static void close_db(cn_rocks_t *r) {
-    if (!r->db) return;
-    for (size_t i = 0; i < r->nall; i++)
-        if (r->cfh[i]) rocksdb_column_family_handle_destroy(r->cfh[i]);
-    free(r->cfh);
-    r->cfh = NULL;
-    rocksdb_close(r->db);
-    r->db = NULL;
-}
-
-static void free_rocks(cn_rocks_t *r) {
-    close_db(r);
-    if (r->ro) rocksdb_readoptions_destroy(r->ro);
-    if (r->wo_sync) rocksdb_writeoptions_destroy(r->wo_sync);
-    if (r->wo_async) rocksdb_writeoptions_destroy(r->wo_async);
-    if (r->opts) rocksdb_options_destroy(r->opts);
-    if (r->bbto) rocksdb_block_based_options_destroy(r->bbto);
-    if (r->cache) rocksdb_cache_destroy(r->cache);
-    for (size_t i = 0; i < r->nall; i++) free(r->names[i]);
-    free(r->names);
-    if (r->lock_fd >= 0) close(r->lock_fd); /* releases the flock */
-    free(r->dir);
-    free(r);
-}
-
-int cn_rocks_open(const char *dir, const char *const *cfs, size_t ncf, const cn_rocks_opts_t *opts,
-                  cn_rocks_t **out) {
-    static const cn_rocks_opts_t defaults = {0};
-    if (!opts) opts = &defaults;
-    *out = NULL;
-    if (!dir || !cfs || ncf == 0) return cn_err(CN_EINVAL, "rocks open: no directory or no families");
-    struct stat st;
-    if (stat(dir, &st) != 0) {
-        if (!opts->create || opts->read_only) return cn_err(CN_ENOTFOUND, "no database at %s", dir);
-        int rc = cn_mkdir_p(dir);
-        if (rc < 0) return rc;
-    }
-    cn_rocks_t *r = cn_xcalloc(1, sizeof *r);
-    r->lock_fd = -1;
-    r->dir = cn_xstrdup(dir);
-    r->read_only = opts->read_only;
-    r->ncf = r->nall = ncf;
-    r->names = cn_xcalloc(ncf, sizeof *r->names);
-    for (size_t i = 0; i < ncf; i++) r->names[i] = cn_xstrdup(cfs[i]);
-    int rc = 0;
-    if (!r->read_only && (rc = take_lock(dir, &r->lock_fd)) < 0) goto fail;
-    make_options(r, opts);
-    if (!r->read_only) add_existing_cfs(r);
-    /* A reader can race the writer's compaction deleting a file it just listed. */
-    for (int attempt = 0; (rc = open_db(r)) < 0 && r->read_only && attempt < 3; attempt++) {
-        if (!strstr(cn_err_detail(), "No such file")) break;
-        cn_sleep_ms(10);
-    }
-    if (rc < 0) goto fail;
-    *out = r;
-    return 0;
-fail:
-    free_rocks(r);
-    return rc;
-}
-
-void cn_rocks_close(cn_rocks_t **self_p) {
-    if (!self_p || !*self_p) return;
-    free_rocks(*self_p);
-    *self_p = NULL;
-}
-
-/* Reopens a reader (no iterator may be alive). If the reopen fails, the handle
-   keeps failing with CN_EIO until a later refresh works or it is closed. */
-int cn_rocks_refresh(cn_rocks_t *db) {
-    if (!db->read_only) return 0; /* a writer always sees its own writes */
-    close_db(db);
-    return open_db(db);
-}
-
 int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t *val) {
     if (!db->db) return cn_err(CN_EIO, "%s is not open (a refresh failed)", db->dir);
     if (!db->cfh[cf]) return CN_ENOTFOUND;
     char *err = NULL;
     rocksdb_pinnableslice_t *p = rocksdb_get_pinned_cf(db->db, db->ro, db->cfh[cf], key, klen, &err);
-    if (err) return rerr(err, "get", NULL);
+    if (err) return cn_rocks_rerr(err, "get", NULL);
     if (!p) return CN_ENOTFOUND;
     size_t vl = 0;
     const char *v = rocksdb_pinnableslice_value(p, &vl);
@@ -345,7 +84,7 @@ int cn_rocks_multi_get(cn_rocks_t *db, int cf, const void *const *keys, const si
         found[i] = pv[i] != NULL;
         if (errs[i]) {
             if (rc == 0)
-                rc = rerr(errs[i], "multi_get", NULL);
+                rc = cn_rocks_rerr(errs[i], "multi_get", NULL);
             else
                 rocksdb_free(errs[i]);
         }
@@ -396,7 +135,7 @@ int cn_rocks_write(cn_rocks_t *db, cn_rocks_batch_t *b, bool sync) {
     if (db->read_only) return cn_err(CN_EPERM, "%s is open read-only", db->dir);
     char *err = NULL;
     rocksdb_write(db->db, sync ? db->wo_sync : db->wo_async, b->wb, &err);
-    if (err) return rerr(err, "write", db->dir);
+    if (err) return cn_rocks_rerr(err, "write", db->dir);
     return 0;
 }
 
@@ -404,7 +143,7 @@ int cn_rocks_sync_wal(cn_rocks_t *db) {
     if (db->read_only) return 0;
     char *err = NULL;
     rocksdb_flush_wal(db->db, 1, &err);
-    if (err) return rerr(err, "sync wal", db->dir);
+    if (err) return cn_rocks_rerr(err, "sync wal", db->dir);
     return 0;
 }
 
@@ -497,7 +236,7 @@ int cn_rocks_iter_status(cn_rocks_iter_t *it) {
     if (!it->it) return 0;
     char *err = NULL;
     rocksdb_iter_get_error(it->it, &err);
-    return err ? rerr(err, "iterate", NULL) : 0;
+    return err ? cn_rocks_rerr(err, "iterate", NULL) : 0;
 }
 
 /* ---- whole-database operations ---- */
@@ -506,10 +245,10 @@ int cn_rocks_checkpoint(cn_rocks_t *db, const char *dst) {
     if (!db->db) return cn_err(CN_EIO, "%s is not open (a refresh failed)", db->dir);
     char *err = NULL;
     rocksdb_checkpoint_t *cp = rocksdb_checkpoint_object_create(db->db, &err);
-    if (err) return rerr(err, "checkpoint", db->dir);
+    if (err) return cn_rocks_rerr(err, "checkpoint", db->dir);
     rocksdb_checkpoint_create(cp, dst, 0, &err);
     rocksdb_checkpoint_object_destroy(cp);
-    if (err) return rerr(err, "checkpoint into", dst);
+    if (err) return cn_rocks_rerr(err, "checkpoint into", dst);
     return 0;
 }
 
@@ -525,12 +264,12 @@ int cn_rocks_drop_cf(cn_rocks_t *db, int cf) {
     if (db->read_only) return cn_err(CN_EPERM, "%s is open read-only", db->dir);
     char *err = NULL;
     rocksdb_drop_column_family(db->db, db->cfh[cf], &err);
-    if (err) return rerr(err, "drop family", db->names[cf]);
+    if (err) return cn_rocks_rerr(err, "drop family", db->names[cf]);
     rocksdb_column_family_handle_destroy(db->cfh[cf]);
     db->cfh[cf] = rocksdb_create_column_family(db->db, db->opts, db->names[cf], &err);
     if (err) {
         db->cfh[cf] = NULL;
-        return rerr(err, "create family", db->names[cf]);
+        return cn_rocks_rerr(err, "create family", db->names[cf]);
     }
     return 0;
 }
@@ -543,7 +282,7 @@ int cn_rocks_flush(cn_rocks_t *db) {
     for (size_t i = 0; i < db->nall && rc == 0; i++) {
         char *err = NULL;
         rocksdb_flush_cf(db->db, fo, db->cfh[i], &err);
-        if (err) rc = rerr(err, "flush", db->dir);
+        if (err) rc = cn_rocks_rerr(err, "flush", db->dir);
     }
     rocksdb_flushoptions_destroy(fo);
     return rc;
@@ -572,7 +311,7 @@ int cn_rocks_sst_open(cn_rocks_t *db, const char *path, cn_rocks_sst_t **out) {
         free(w->path);
         free(w);
         *out = NULL;
-        return rerr(err, "sst open", path);
+        return cn_rocks_rerr(err, "sst open", path);
     }
     *out = w;
     return 0;
@@ -581,7 +320,7 @@ int cn_rocks_sst_open(cn_rocks_t *db, const char *path, cn_rocks_sst_t **out) {
 int cn_rocks_sst_put(cn_rocks_sst_t *w, const void *k, size_t kl, const void *v, size_t vl) {
     char *err = NULL;
     rocksdb_sstfilewriter_put(w->w, k, kl, v, vl, &err);
-    if (err) return rerr(err, "sst put", w->path);
+    if (err) return cn_rocks_rerr(err, "sst put", w->path);
     w->n++;
     return 0;
 }
@@ -593,7 +332,7 @@ int cn_rocks_sst_finish(cn_rocks_sst_t **self_p, bool *empty) {
     if (w->n) {
         char *err = NULL;
         rocksdb_sstfilewriter_finish(w->w, &err);
-        if (err) rc = rerr(err, "sst finish", w->path);
+        if (err) rc = cn_rocks_rerr(err, "sst finish", w->path);
     }
     rocksdb_sstfilewriter_destroy(w->w);
     rocksdb_envoptions_destroy(w->env);
@@ -611,6 +350,6 @@ int cn_rocks_ingest(cn_rocks_t *db, int cf, const char *const *paths, size_t n) 
     char *err = NULL;
     rocksdb_ingest_external_file_cf(db->db, db->cfh[cf], paths, n, o, &err);
     rocksdb_ingestexternalfileoptions_destroy(o);
-    if (err) return rerr(err, "ingest into", db->names[cf]);
+    if (err) return cn_rocks_rerr(err, "ingest into", db->names[cf]);
     return 0;
 }

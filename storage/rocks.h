@@ -1,7 +1,8 @@
-/* rocks.h: the one module that includes rocksdb/c.h. A thin, typed wrapper over
-   a RocksDB database with named column families: open (read-write with a folder
-   lock, or read-only / secondary), batches, gets, iterators, checkpoints, SST
-   files and ingestion. shard.c (append-only shards), the coordinator's queue
+/* rocks.h: the one module (rocks.c, rocks_*.c) that includes rocksdb/c.h. A
+   thin, typed wrapper over a RocksDB database with named column families: open
+   (read-write with a folder lock, read-only, or a secondary instance that catches
+   up with a live writer), batches, gets, iterators, checkpoints, SST files and
+   ingestion. shard.c (append-only shards), the coordinator's queue
    store and the merged store are built on it. Thread-safe as RocksDB is. */
 #ifndef CN_ROCKS_H
 #define CN_ROCKS_H
@@ -24,6 +25,10 @@ typedef struct {
     bool paranoid;         /* fsck: a corrupt record inside the WAL fails the open
                               (a torn tail is still tolerated) instead of being
                               silently cut off with everything after it */
+    /* Non-NULL: open as a RocksDB secondary instance (no lock, read-only) that
+       catches up with the live writer on cn_rocks_catch_up. Its own info log
+       goes in this private folder (made if missing; one opener per folder). */
+    const char *secondary_dir;
 } cn_rocks_opts_t;
 
 /* Opens dir with the given column families (cfs[0] may be "default"; missing ones
@@ -32,8 +37,14 @@ typedef struct {
 int cn_rocks_open(const char *dir, const char *const *cfs, size_t ncf, const cn_rocks_opts_t *opts,
                   cn_rocks_t **out);
 void cn_rocks_close(cn_rocks_t **self_p);
-/* Read-only openers: catch up with a live writer (RocksDB secondary/refresh), if supported. */
+/* Read-only openers: catch up with a live writer (reopen; a secondary catches up). */
 int cn_rocks_refresh(cn_rocks_t *db);
+/* A secondary instance: reads the writer's new MANIFEST entries and WAL tail, so
+   that reads started afterwards see every write the writer made before the call.
+   Costs what is new since the last catch-up, not a WAL replay. 0 or CN_EIO /
+   CN_ECORRUPT (the handle may then be closed and opened again). A no-op returning
+   0 for other handles. Blocks on disk I/O; not while another thread iterates. */
+int cn_rocks_catch_up(cn_rocks_t *db);
 
 int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t *val);
 /* One round trip for many keys: found[i] tells which exist; vals may be NULL. */

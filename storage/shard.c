@@ -13,6 +13,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#define SECONDARY_CACHE_MB 8
+
 static const char *const cf_names[CN_CF_COUNT_] = {
     [CN_CF_META] = "meta",         [CN_CF_JOBS] = "jobs",       [CN_CF_BLOBS] = "blobs",
     [CN_CF_COMMITS] = "commits",   [CN_CF_CHANGES] = "changes", [CN_CF_PATHS] = "paths",
@@ -168,19 +170,23 @@ int cn_shard_open(const char *dir, const cn_shard_opts_t *opts, cn_shard_t **out
     cn_hash_init();
     cn_shard_t *s = cn_xcalloc(1, sizeof *s);
     s->dir = cn_xstrdup(dir);
-    s->read_only = opts->read_only;
+    s->read_only = opts->read_only || opts->secondary_dir;
     s->verify_append = opts->verify_append;
     s->worker = opts->worker ? cn_xstrdup(opts->worker) : NULL;
     pthread_mutex_init(&s->append_mu, NULL);
     pthread_mutex_init(&s->feed_mu, NULL);
     s->no_feed = opts->no_feed;
     pthread_rwlock_init(&s->cf_lock, NULL);
-    cn_rocks_opts_t ro = {
-        .read_only = opts->read_only, .create = opts->create && !opts->read_only, .paranoid = opts->paranoid};
+    cn_rocks_opts_t ro = {.read_only = s->read_only,
+                          .create = opts->create && !s->read_only,
+                          .paranoid = opts->paranoid,
+                          .secondary_dir = opts->secondary_dir,
+                          /* a secondary answers small lookups: a small cache each */
+                          .block_cache_mb = opts->secondary_dir ? SECONDARY_CACHE_MB : 0};
     /* A writer opening a shard made by an older build creates the families
        added since (the feed): RocksDB does that only with "create". */
     char *current = cn_path_join(dir, "CURRENT");
-    if (!opts->read_only && access(current, F_OK) == 0) ro.create = true;
+    if (!s->read_only && access(current, F_OK) == 0) ro.create = true;
     free(current);
     int rc = cn_rocks_open(dir, cf_names, CN_CF_COUNT_, &ro, &s->db);
     if (rc < 0) goto fail;
@@ -204,6 +210,13 @@ void cn_shard_close(cn_shard_t **self_p) {
     }
     free_shard(s);
     *self_p = NULL;
+}
+
+int cn_shard_catch_up(cn_shard_t *s) {
+    pthread_rwlock_rdlock(&s->cf_lock);
+    int rc = cn_rocks_catch_up(s->db);
+    pthread_rwlock_unlock(&s->cf_lock);
+    return rc;
 }
 
 const cn_shard_info_t *cn_shard_info(const cn_shard_t *s) {

@@ -52,6 +52,11 @@ typedef struct {
     bool verify_append; /* check every append against existing keys (default on
                            for non content-addressed families; see shard.c) */
     bool no_feed;       /* appends write no feed records (the merged store) */
+    /* Non-NULL: open as a RocksDB secondary instance alongside the writer
+       (read_only semantics: no lock, no session, no writes) that sees new writes
+       after cn_shard_catch_up. The folder is its private scratch, made if
+       missing; the caller removes it after closing. */
+    const char *secondary_dir;
 } cn_shard_opts_t;
 
 /* What open found out, for the caller to report. */
@@ -67,6 +72,12 @@ typedef struct {
 int cn_shard_open(const char *dir, const cn_shard_opts_t *opts, cn_shard_t **out);
 /* Ends the session cleanly (writers), closes and frees; safe on NULL. */
 void cn_shard_close(cn_shard_t **self_p);
+/* A secondary (opts.secondary_dir): catches up with the shard's live writer, so
+   reads and iterators made afterwards see every write it made before the call.
+   Cheap (what is new since the last catch-up). 0 for other shards; a failure
+   (CN_EIO, CN_ECORRUPT) means: close it and open it again. Blocks on disk I/O;
+   do not run it while another thread reads the same shard. */
+int cn_shard_catch_up(cn_shard_t *s);
 const cn_shard_info_t *cn_shard_info(const cn_shard_t *s);
 const char *cn_shard_dir(const cn_shard_t *s);
 

@@ -163,35 +163,12 @@ static int check_refs(const cn_download_t *d, cn_dl_t *dl, const cn_git_ref_t *r
     return 0;
 }
 
-/* The newest heads of the project in the other shards (read-only opens beside
-   their writers), when newer than *out (this shard's, or NULL): the lease_seq
-   decides. Leaves *out as it was when no other shard has newer ones. */
+/* The newest heads of the project in the other shards (secondaries kept open
+   beside their writers, download_heads.c), when newer than *out (this shard's,
+   or NULL): the lease_seq decides. Leaves *out as it was when no other shard has
+   newer ones. */
 static void other_heads(const cn_download_t *d, Canopy__Heads **out) {
-    DIR *dir = d->shards_dir ? opendir(d->shards_dir) : NULL;
-    if (!dir) return;
-    char *own = realpath(cn_shard_dir(d->shard), NULL);
-    for (struct dirent *e; (e = readdir(dir));) {
-        if (e->d_name[0] == '.') continue;
-        char *p = cn_path_join(d->shards_dir, e->d_name), *rp = realpath(p, NULL);
-        cn_shard_opts_t o = {.read_only = true, .worker = "download"};
-        cn_shard_t *s = NULL;
-        if (rp && !(own && strcmp(rp, own) == 0) && cn_shard_open(p, &o, &s) == 0) {
-            Canopy__Heads *h = NULL;
-            if (cn_repo_latest_heads(s, d->project_id, &h) == 0 &&
-                (!*out || h->lease_seq > (*out)->lease_seq)) {
-                if (*out) cn_rec_free(&(*out)->base);
-                *out = h;
-            } else if (h) {
-                cn_rec_free(&h->base);
-            }
-            cn_shard_close(&s);
-        }
-        free(rp);
-        free(p);
-    }
-    free(own);
-    closedir(dir);
-    cn_err_clear();
+    cn_download_other_heads(d->shards_dir, cn_shard_dir(d->shard), d->project_id, out);
 }
 
 static bool fetch_cancelled(void *arg) {

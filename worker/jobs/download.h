@@ -97,4 +97,18 @@ int cn_dl_flush(cn_dl_t *dl);
 void cn_dl_stop_store(cn_dl_t *dl);
 void cn_dl_free(cn_dl_t *dl);
 
+/* ---- the project's heads in other workers' shards (download_heads.c) ---- */
+/* Replaces *inout (NULL or heads owned by the caller) with the newest heads (the
+   highest lease_seq) stored for project_id in the shards under shards_dir other
+   than own_shard_dir, when they are newer; leaves *inout unchanged otherwise. A
+   shard that cannot be read counts as having none. Keeps a RocksDB secondary of
+   each other shard open for the process and catches it up per call (new shards
+   are found: the folder is listed each time). Thread-safe (one lock); blocks on
+   disk I/O. */
+void cn_download_other_heads(const char *shards_dir, const char *own_shard_dir, uint64_t project_id,
+                             Canopy__Heads **inout);
+/* Closes every cached secondary and removes its folder (worker shutdown). A
+   later call opens them again. */
+void cn_download_heads_close_all(void);
+
 #endif

@@ -1,0 +1,216 @@
+/* download_heads.c: a project's newest stored heads in the other workers' shards
+   (<data>/shards/<name>), for a download that must update, not copy, a project
+   another worker downloaded last. One RocksDB secondary instance per other shard
+   stays open for the life of the process and catches up with its live writer
+   before each lookup: opening a shard read-only per job replays its whole live
+   WAL. Called from slot threads: one mutex guards the cache and each lookup. */
+#include "download.h"
+
+#include "errors.h"
+#include "log.h"
+#include "repo.h"
+#include "util.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define PREFIX "canopy-heads-" /* + pid - random: the secondaries' folder */
+
+typedef struct {
+    char *path;    /* shards_dir/name, as listed */
+    char *sec_dir; /* the secondary's private folder (removed at close) */
+    cn_shard_t *s;
+    bool seen; /* listed by the current call */
+} sec_t;
+
+/* Every field is guarded by mu. The cache serves one shards_dir (a worker has
+   one); a call for another directory closes it first. */
+static struct {
+    pthread_mutex_t mu;
+    char *shards_dir;
+    char *scratch; /* private temp folder holding the secondaries' folders */
+    sec_t *v;
+    size_t n, cap;
+    uint64_t next_id;
+    bool atexit_set;
+} cache = {.mu = PTHREAD_MUTEX_INITIALIZER};
+
+static void close_sec(sec_t *e) {
+    cn_shard_close(&e->s);
+    if (e->sec_dir) cn_rm_rf(e->sec_dir);
+    free(e->sec_dir);
+    free(e->path);
+    memset(e, 0, sizeof *e);
+}
+
+static void close_all_locked(void) {
+    for (size_t i = 0; i < cache.n; i++) close_sec(&cache.v[i]);
+    free(cache.v);
+    cache.v = NULL;
+    cache.n = cache.cap = 0;
+    if (cache.scratch) cn_rm_rf(cache.scratch);
+    free(cache.scratch);
+    cache.scratch = NULL;
+    free(cache.shards_dir);
+    cache.shards_dir = NULL;
+}
+
+void cn_download_heads_close_all(void) {
+    pthread_mutex_lock(&cache.mu);
+    close_all_locked();
+    pthread_mutex_unlock(&cache.mu);
+}
+
+/* At exit, RocksDB handles still open would race its own static destructors: a
+   process that never called close_all (a test, a fatal path) closes them here.
+   trylock: exit() from a thread holding the lock must not hang. */
+static void close_at_exit(void) {
+    if (pthread_mutex_trylock(&cache.mu) != 0) return;
+    close_all_locked();
+    pthread_mutex_unlock(&cache.mu);
+}
+
+/* Removes the folders left by processes that died without close_all (kill -9):
+   canopy-heads-<pid>-* whose pid is gone. */
+static void remove_stale(const char *tmp) {
+    DIR *d = opendir(tmp);
+    for (struct dirent *e; d && (e = readdir(d));) {
+        char *end = NULL;
+        if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) != 0) continue;
+        long pid = strtol(e->d_name + strlen(PREFIX), &end, 10);
+        if (pid <= 0 || *end != '-' || pid == (long)getpid()) continue;
+        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
+        char *p = cn_path_join(tmp, e->d_name);
+        cn_rm_rf(p);
+        free(p);
+    }
+    if (d) closedir(d);
+}
+
+/* The private folder for the secondaries (made on first use). */
+static const char *scratch_dir(void) {
+    if (cache.scratch) return cache.scratch;
+    const char *tmp = getenv("TMPDIR");
+    remove_stale(tmp && tmp[0] ? tmp : "/tmp");
+    char *t = cn_xasprintf("%s/" PREFIX "%ld-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", (long)getpid());
+    if (!mkdtemp(t)) {
+        CN_WARN("cannot make a folder for shard secondaries under %s: %s", tmp && tmp[0] ? tmp : "/tmp",
+                strerror(errno));
+        free(t);
+        return NULL;
+    }
+    cache.scratch = t;
+    return t;
+}
+
+/* Opens a secondary of the shard at path into e. False (e untouched) when the
+   shard cannot be opened now (being created, not a shard): tried again next call. */
+static bool open_sec(const char *path, const char *name, sec_t *e) {
+    const char *scratch = scratch_dir();
+    if (!scratch) return false;
+    char leaf[300];
+    snprintf(leaf, sizeof leaf, "%.200s.%llu", name, (unsigned long long)++cache.next_id);
+    char *sec_dir = cn_path_join(scratch, leaf);
+    cn_shard_opts_t o = {.secondary_dir = sec_dir};
+    cn_shard_t *s = NULL;
+    if (cn_shard_open(path, &o, &s) < 0) {
+        CN_DEBUG("no secondary of %s: %s", path, cn_err_detail());
+        cn_rm_rf(sec_dir);
+        free(sec_dir);
+        return false;
+    }
+    if (!cache.atexit_set) cache.atexit_set = atexit(close_at_exit) == 0;
+    *e = (sec_t){.path = cn_xstrdup(path), .sec_dir = sec_dir, .s = s};
+    return true;
+}
+
+static sec_t *find_sec(const char *path) {
+    for (size_t i = 0; i < cache.n; i++)
+        if (strcmp(cache.v[i].path, path) == 0) return &cache.v[i];
+    return NULL;
+}
+
+/* The up-to-date secondary of the shard at path, opened or reopened as needed. */
+static sec_t *get_sec(const char *path, const char *name) {
+    sec_t *e = find_sec(path);
+    if (e && cn_shard_catch_up(e->s) == 0) return e;
+    if (e) {
+        /* A failed catch-up leaves the handle in doubt: a fresh open sees all. */
+        CN_WARN("shard %s: the secondary could not catch up (%s); opening it again", path, cn_err_detail());
+        close_sec(e);
+        *e = cache.v[--cache.n];
+    }
+    sec_t fresh;
+    if (!open_sec(path, name, &fresh)) return NULL;
+    if (cache.n == cache.cap) {
+        cache.cap = cache.cap ? cache.cap * 2 : 8;
+        cache.v = cn_xrealloc(cache.v, cache.cap * sizeof *cache.v);
+    }
+    cache.v[cache.n] = fresh;
+    return &cache.v[cache.n++];
+}
+
+/* Keeps *best the newer (by lease_seq) of itself and the shard's latest heads. */
+static void take_newer(cn_shard_t *s, uint64_t project_id, Canopy__Heads **best) {
+    Canopy__Heads *h = NULL;
+    if (cn_repo_latest_heads(s, project_id, &h) == 0 && (!*best || h->lease_seq > (*best)->lease_seq)) {
+        if (*best) cn_rec_free(&(*best)->base);
+        *best = h;
+    } else if (h) {
+        cn_rec_free(&h->base);
+    }
+}
+
+/* Closes the handles of shards no longer listed (removed, or now our own). */
+static void drop_unseen(void) {
+    for (size_t i = 0; i < cache.n;) {
+        if (cache.v[i].seen) {
+            cache.v[i++].seen = false;
+            continue;
+        }
+        close_sec(&cache.v[i]);
+        cache.v[i] = cache.v[--cache.n];
+    }
+}
+
+static bool is_db(const char *path) {
+    char *current = cn_path_join(path, "CURRENT");
+    bool yes = access(current, F_OK) == 0;
+    free(current);
+    return yes;
+}
+
+void cn_download_other_heads(const char *shards_dir, const char *own_shard_dir, uint64_t project_id,
+                             Canopy__Heads **inout) {
+    if (!shards_dir) return;
+    pthread_mutex_lock(&cache.mu);
+    if (cache.shards_dir && strcmp(cache.shards_dir, shards_dir) != 0) close_all_locked();
+    if (!cache.shards_dir) cache.shards_dir = cn_xstrdup(shards_dir);
+    DIR *dir = opendir(shards_dir);
+    char *own = own_shard_dir ? realpath(own_shard_dir, NULL) : NULL;
+    for (struct dirent *ent; dir && (ent = readdir(dir));) {
+        if (ent->d_name[0] == '.') continue;
+        char *p = cn_path_join(shards_dir, ent->d_name), *rp = NULL;
+        /* Only folders that hold a database: the rest is skipped unopened. */
+        if (is_db(p) && (rp = realpath(p, NULL)) && !(own && strcmp(rp, own) == 0)) {
+            sec_t *e = get_sec(p, ent->d_name);
+            if (e) {
+                e->seen = true;
+                take_newer(e->s, project_id, inout);
+            }
+        }
+        free(rp);
+        free(p);
+    }
+    if (dir) drop_unseen();
+    free(own);
+    if (dir) closedir(dir);
+    pthread_mutex_unlock(&cache.mu);
+    cn_err_clear();
+}
