@@ -1,7 +1,8 @@
 /* batch.c: batched appends with the append-only rule, and per-job commit records
    (DESIGN §2.3). A cn_batch_t is a plain list of operations owned by one thread;
-   cn_shard_append checks it against the store with one multi_get per family and
-   writes it as one RocksDB WriteBatch. Thread-safe for appends from many threads. */
+   cn_shard_append checks it against the store with one multi_get per family (and
+   one for the bases of delta blobs, whose depths it corrects) and writes it as one
+   RocksDB WriteBatch. Thread-safe for appends from many threads. */
 #include "shard_int.h"
 
 #include "errors.h"
@@ -121,9 +122,93 @@ static bool same_value(const cn_batch_t *b, const op_t *o, const uint8_t *v, siz
     return o->vlen == vl && (vl == 0 || memcmp(op_val(b, o), v, vl) == 0);
 }
 
+static int cmp_size(const void *x, const void *y) {
+    size_t a = *(const size_t *)x, c = *(const size_t *)y;
+    return a < c ? -1 : a > c;
+}
+
+static bool is_delta(const cn_batch_t *b, const op_t *o) {
+    return o->cf == CN_CF_BLOBS && !o->del && o->vlen >= 1 && op_val(b, o)[0] == CN_BLOB_DELTA;
+}
+
+/* The kept put of key among the unique keys first[0..u) (sorted), or NULL. */
+static op_t *kept_put(cn_batch_t *b, const size_t *first, size_t u, const bool *keep, const uint8_t *key,
+                      size_t klen) {
+    size_t lo = 0, hi = u;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        const op_t *o = &b->ops[first[mid]];
+        int c = memcmp(op_key(b, o), key, CN_MIN(o->klen, klen));
+        if (c == 0 && o->klen != klen) c = o->klen < klen ? -1 : 1;
+        if (c == 0) return keep[first[mid]] ? &b->ops[first[mid]] : NULL;
+        if (c < 0)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
+static int value_depth(const uint8_t *v, size_t vl) {
+    cn_blob_delta_t d;
+    if (vl >= 1 && (v[0] == CN_BLOB_HASHED || v[0] == CN_BLOB_KEYED)) return 0;
+    return vl >= 1 && v[0] == CN_BLOB_DELTA && cn_blob_parse_delta(v, vl, &d) == 0 ? (int)d.depth : -1;
+}
+
+/* A blob delta's depth must be above its base's as stored (storage/MERGE.md,
+   "Delta blobs"): a writer that counted from its own queue understates it when
+   the base's key was already stored with another encoding (its put of the base
+   was dropped). Raises such depths in the batch, from the base's kept put in
+   this batch (batch order, so raised bases count) or else its stored value. Runs
+   under append_mu (needs_lock), so no other delta append moves a base between
+   this read and the write. */
+static int fix_delta_depths(cn_shard_t *s, cn_batch_t *b, const size_t *first, size_t u, const bool *keep) {
+    size_t m = 0, *dl = cn_xcalloc(u ? u : 1, sizeof *dl);
+    for (size_t i = 0; i < u; i++)
+        if (keep[first[i]] && is_delta(b, &b->ops[first[i]])) dl[m++] = first[i];
+    if (m == 0) {
+        free(dl);
+        return 0;
+    }
+    qsort(dl, m, sizeof *dl, cmp_size);
+    const void **keys = cn_xcalloc(m, sizeof *keys);
+    size_t *klens = cn_xcalloc(m, sizeof *klens);
+    bool *found = cn_xcalloc(m, sizeof *found);
+    cn_buf_t *vals = cn_xcalloc(m, sizeof *vals);
+    cn_blob_delta_t d;
+    for (size_t i = 0; i < m; i++) {
+        const op_t *o = &b->ops[dl[i]];
+        if (cn_blob_parse_delta(op_val(b, o), o->vlen, &d) == 0) {
+            keys[i] = d.base_key;
+            klens[i] = d.base_klen;
+        } else {
+            keys[i] = op_key(b, o); /* malformed: looked up, never used */
+            klens[i] = o->klen;
+        }
+    }
+    int rc = cn_rocks_multi_get(s->db, CN_CF_BLOBS, keys, klens, m, found, vals);
+    for (size_t i = 0; i < m && rc == 0; i++) {
+        op_t *o = &b->ops[dl[i]];
+        uint8_t *v = b->data.data + o->off + o->klen;
+        if (cn_blob_parse_delta(v, o->vlen, &d) < 0) continue;
+        const op_t *base = kept_put(b, first, u, keep, d.base_key, d.base_klen);
+        int bd = base       ? value_depth(op_val(b, base), base->vlen)
+                 : found[i] ? value_depth(vals[i].data, vals[i].len)
+                            : -1;
+        if (bd >= (int)d.depth) v[1] = (uint8_t)CN_MIN(bd + 1, 255);
+    }
+    for (size_t i = 0; i < m; i++) cn_buf_free(&vals[i]);
+    free(vals);
+    free(found);
+    free(klens);
+    free(keys);
+    free(dl);
+    return rc;
+}
+
 /* Checks the run idx[0..n) of puts to one append-only family (sorted by key):
    duplicates within the batch, then one multi_get against the store. */
-static int check_family(cn_shard_t *s, const cn_batch_t *b, const size_t *idx, size_t n, bool *keep) {
+static int check_family(cn_shard_t *s, cn_batch_t *b, const size_t *idx, size_t n, bool *keep) {
     cn_cf_t cf = (cn_cf_t)b->ops[idx[0]].cf;
     bool compare = s->verify_append || !cn_cf_content_addressed(cf);
     const void **keys = cn_xcalloc(n, sizeof *keys);
@@ -153,6 +238,7 @@ static int check_family(cn_shard_t *s, const cn_batch_t *b, const size_t *idx, s
         if (compare && !same_value(b, o, vals[i].data, vals[i].len)) rc = conflict(b, o, "stored");
         keep[first[i]] = false;
     }
+    if (rc == 0 && cf == CN_CF_BLOBS) rc = fix_delta_depths(s, b, first, u, keep);
     for (size_t i = 0; vals && i < u; i++) cn_buf_free(&vals[i]);
     free(vals);
     free(found);
@@ -163,7 +249,7 @@ static int check_family(cn_shard_t *s, const cn_batch_t *b, const size_t *idx, s
 }
 
 /* Marks in keep[] the operations to write; refuses the batch on a conflict. */
-static int check_batch(cn_shard_t *s, const cn_batch_t *b, bool *keep) {
+static int check_batch(cn_shard_t *s, cn_batch_t *b, bool *keep) {
     size_t *idx = cn_xcalloc(b->n, sizeof *idx);
     size_t m = 0;
     for (size_t i = 0; i < b->n; i++) {
@@ -184,6 +270,7 @@ static bool needs_lock(const cn_batch_t *b) {
     for (size_t i = 0; i < b->n; i++) {
         cn_cf_t cf = (cn_cf_t)b->ops[i].cf;
         if (!cn_cf_mutable(cf) && !cn_cf_content_addressed(cf)) return true;
+        if (is_delta(b, &b->ops[i])) return true; /* fix_delta_depths reads the bases */
     }
     return false;
 }

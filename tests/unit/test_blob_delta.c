@@ -2,8 +2,9 @@
    version (storage/LAYOUT.md, blobs), on real shards: a chain of versions reads
    back exactly, depths are capped, deltas are far smaller than whole frames,
    missing or corrupt bases and cycles are CN_ECORRUPT naming the key, long
-   merged chains still read, and two shards that chose opposite bases merge into
-   a store where both files read back. */
+   merged chains still read, two shards that chose opposite bases merge into a
+   store where both files read back, and understated depths are raised on append
+   so that even mirror-image mistakes merge without a cycle. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -390,6 +391,85 @@ static void test_opposite_bases_merge_without_a_cycle(void **state) {
     }
 }
 
+/* Stores prefix0 (whole), prefix1..prefix4 each a delta on the one before, and
+   last (bytes lv) a delta on prefix4: depth 5. */
+static void put_chain(cn_shard_t *s, const char *prefix, const uint8_t last[20], const char *lv,
+                      char (*v)[2000]) {
+    cn_batch_t *b = cn_batch_new();
+    uint8_t id[20], prev[20];
+    for (int i = 0; i <= 5; i++) {
+        if (i < 5)
+            oid(id, prefix, i);
+        else
+            memcpy(id, last, 20);
+        const char *bytes = i < 5 ? v[i] : lv;
+        if (i == 0)
+            cn_repo_put_content(b, id, bytes, 2000);
+        else
+            cn_repo_put_content_delta(b, id, bytes, 2000, prev, v[i - 1], 2000, (unsigned)i - 1);
+        memcpy(prev, id, 20);
+    }
+    assert_int_equal(cn_shard_append(s, b, false), 0);
+    cn_batch_destroy(&b);
+}
+
+/* A writer that counts depths from its own queue understates them when the base
+   was already stored with another encoding (its own put of the base is dropped).
+   cn_shard_append raises them from the stored base (and from a base in the same
+   batch), so that two shards that each did it in mirror image still merge without
+   a cycle: shard a holds y at depth 5 and x "at depth 1" on y, shard b holds x at
+   depth 5 and y "at depth 1" on x. */
+static void test_understated_depths_are_raised_so_a_merge_has_no_cycle(void **state) {
+    (void)state;
+    static char v[9][2000]; /* 0..4 the chains, 5 x, 6 y, 7 p, 8 q */
+    for (int i = 0; i < 9; i++) {
+        make_text(v[i], sizeof v[i], 11);
+        memcpy(v[i] + 100 * i, "edit", 4);
+    }
+    uint8_t x[20], y[20], p[20], q[20];
+    oid(x, "x", 0);
+    oid(y, "y", 0);
+    oid(p, "p", 0);
+    oid(q, "q", 0);
+    const char *dirs[] = {"shards/a", "shards/b"};
+    for (int sh = 0; sh < 2; sh++) {
+        cn_shard_t *s = open_w(dirs[sh]);
+        const uint8_t *deep = sh == 0 ? y : x, *other = sh == 0 ? x : y;
+        const char *deep_v = sh == 0 ? v[6] : v[5], *other_v = sh == 0 ? v[5] : v[6];
+        put_chain(s, sh == 0 ? "a" : "b", deep, deep_v, v);
+        cn_batch_t *b = cn_batch_new();
+        cn_repo_put_content(b, deep, deep_v, 2000); /* dropped: stored already */
+        cn_repo_put_content_delta(b, other, other_v, 2000, deep, deep_v, 2000, 0);
+        if (sh == 0) { /* a base raised in the same batch raises its delta */
+            cn_repo_put_content_delta(b, p, v[7], 2000, other, other_v, 2000, 1);
+            cn_repo_put_content_delta(b, q, v[8], 2000, p, v[7], 2000, 2);
+        }
+        assert_int_equal(cn_shard_append(s, b, false), 0);
+        cn_batch_destroy(&b);
+        unsigned d = 0;
+        assert_int_equal(cn_blob_depth(s, other, 20, &d), 0);
+        assert_int_equal(d, 6);
+        if (sh == 0) {
+            assert_int_equal(cn_blob_depth(s, p, 20, &d), 0);
+            assert_int_equal(d, 7);
+            assert_int_equal(cn_blob_depth(s, q, 20, &d), 0);
+            assert_int_equal(d, 8);
+            assert_content(s, q, v[8], 2000);
+        }
+        assert_content(s, other, other_v, 2000);
+        cn_shard_close(&s);
+    }
+    merge(dirs, 2);
+    cn_shard_t *m = NULL;
+    assert_int_equal(cn_merge_open(".", &m), 0);
+    assert_content(m, x, v[5], 2000);
+    assert_content(m, y, v[6], 2000);
+    assert_content(m, q, v[8], 2000);
+    cn_fsck_report_t r;
+    assert_int_equal(cn_shard_fsck(m, NULL, NULL, &r), 0);
+    cn_shard_close(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_chain_of_versions_reads_back_small_and_capped, in_dir, out_dir),
@@ -399,6 +479,8 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_depth_of_missing_garbage_and_sizeless_contents, in_dir, out_dir),
         cmocka_unit_test(test_compress_ref_window_and_limits),
         cmocka_unit_test_setup_teardown(test_opposite_bases_merge_without_a_cycle, in_dir, out_dir),
+        cmocka_unit_test_setup_teardown(test_understated_depths_are_raised_so_a_merge_has_no_cycle, in_dir,
+                                        out_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
