@@ -45,7 +45,15 @@ void cn_blob_put_delta(cn_batch_t *b, const void *key, size_t klen, const void *
         cn_buf_putc(&v, (uint8_t)(base_depth + 1));
         cn_buf_putc(&v, (uint8_t)base_klen);
         cn_buf_append(&v, base_key, base_klen);
+        size_t head = v.len;
         whole = cn_zstd_compress_ref(data, n, DELTA_LEVEL, base, base_n, &v) < 0;
+        /* A delta that saved little (a rewritten or binary file): a whole frame
+           that is no larger is better, it hangs on no base. */
+        if (!whole && v.len - head > n / 2 + 64) {
+            cn_buf_t w = {0};
+            whole = cn_zstd_compress(data, n, CN_ZSTD_LEVEL, &w) == 0 && w.len <= v.len - head;
+            cn_buf_free(&w);
+        }
     }
     if (whole)
         cn_blob_put(b, key, klen, data, n, NULL);

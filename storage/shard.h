@@ -168,9 +168,9 @@ int cn_blob_get(cn_shard_t *s, const void *key, size_t klen, size_t max, cn_buf_
    base[0..base_n) and whose own depth is base_depth (0: stored whole). When base_depth + 1 >
    CN_BLOB_MAX_DEPTH it is stored whole (as cn_blob_put with that key); also when the delta
    cannot be made (key NULL or equal to base_key, base_klen 0 or over 255, base over
-   CN_ZSTD_REF_MAX). base_depth is the depth the base is stored with (cn_blob_depth, or the
-   caller's count): cn_shard_append raises a depth that is not above the stored base's, which
-   the merge relies on (storage/MERGE.md, "Delta blobs"). */
+   CN_ZSTD_REF_MAX) or is no smaller than the whole frame (checked when it saves little). base_depth is the
+   depth the base is stored with (cn_blob_depth, or the caller's count): cn_shard_append raises a depth that
+   is not above the stored base's, which the merge relies on (storage/MERGE.md, "Delta blobs"). */
 void cn_blob_put_delta(cn_batch_t *b, const void *key, size_t klen, const void *data, size_t n,
                        const void *base_key, size_t base_klen, const void *base, size_t base_n,
                        unsigned base_depth);

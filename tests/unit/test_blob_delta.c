@@ -155,6 +155,17 @@ static void test_chain_of_versions_reads_back_small_and_capped(void **state) {
     assert_int_equal(out.len, 1000);
     assert_memory_equal(out.data, ver[15], 1000);
     cn_buf_free(&out);
+    /* unrelated bytes gain nothing from a base: stored whole */
+    uint8_t noise_id[20], *noise = cn_xmalloc(FILE_LEN);
+    oid(noise_id, "noise", 0);
+    for (size_t i = 0; i < FILE_LEN; i++) noise[i] = (uint8_t)(rnd(&seed) >> 24);
+    cn_repo_put_content_delta(b, noise_id, noise, FILE_LEN, id[19], ver[19], FILE_LEN, 2);
+    assert_int_equal(cn_shard_append(s, b, false), 0);
+    unsigned d = 9;
+    assert_int_equal(cn_repo_content_depth(s, noise_id, &d), 0);
+    assert_int_equal(d, 0);
+    assert_content(s, noise_id, noise, FILE_LEN);
+    free(noise);
     cn_batch_destroy(&b);
     for (int i = 0; i < NVER; i++) free(ver[i]);
     cn_shard_close(&s);
