@@ -150,7 +150,7 @@ static op_t *kept_put(cn_batch_t *b, const size_t *first, size_t u, const bool *
 }
 
 static int value_depth(const uint8_t *v, size_t vl) {
-    cn_blob_delta_t d;
+    cn_blob_delta_t d = {0};
     if (vl >= 1 && (v[0] == CN_BLOB_HASHED || v[0] == CN_BLOB_KEYED)) return 0;
     return vl >= 1 && v[0] == CN_BLOB_DELTA && cn_blob_parse_delta(v, vl, &d) == 0 ? (int)d.depth : -1;
 }
@@ -175,7 +175,7 @@ static int fix_delta_depths(cn_shard_t *s, cn_batch_t *b, const size_t *first, s
     size_t *klens = cn_xcalloc(m, sizeof *klens);
     bool *found = cn_xcalloc(m, sizeof *found);
     cn_buf_t *vals = cn_xcalloc(m, sizeof *vals);
-    cn_blob_delta_t d;
+    cn_blob_delta_t d = {0};
     for (size_t i = 0; i < m; i++) {
         const op_t *o = &b->ops[dl[i]];
         if (cn_blob_parse_delta(op_val(b, o), o->vlen, &d) == 0) {

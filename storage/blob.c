@@ -92,7 +92,7 @@ int cn_blob_parse_delta(const uint8_t *v, size_t vl, cn_blob_delta_t *d) {
 
 int cn_blob_decode_delta(const uint8_t *v, size_t vl, const void *base, size_t base_n, size_t max,
                          cn_buf_t *out) {
-    cn_blob_delta_t d;
+    cn_blob_delta_t d = {0};
     int rc = cn_blob_parse_delta(v, vl, &d);
     if (rc < 0) return rc;
     size_t before = out->len;
@@ -104,7 +104,7 @@ int cn_blob_decode_delta(const uint8_t *v, size_t vl, const void *base, size_t b
 int cn_blob_depth(cn_shard_t *s, const void *key, size_t klen, unsigned *depth) {
     cn_buf_t v = {0};
     int rc = cn_shard_get(s, CN_CF_BLOBS, key, klen, &v);
-    cn_blob_delta_t d;
+    cn_blob_delta_t d = {0};
     if (rc < 0) {
         /* the caller's key: nothing to add */
     } else if (v.len >= 1 && (v.data[0] == CN_BLOB_HASHED || v.data[0] == CN_BLOB_KEYED)) {
@@ -148,7 +148,7 @@ static int chain_read(cn_shard_t *s, chain_t *c, const void *key, size_t klen) {
         if (rc == CN_ENOTFOUND && i > 0) return base_error(c, i - 1, "is missing");
         if (rc < 0) return rc;
         if (c->val[i].len == 0 || c->val[i].data[0] != CN_BLOB_DELTA) return 0;
-        cn_blob_delta_t d;
+        cn_blob_delta_t d = {0};
         if ((rc = cn_blob_parse_delta(c->val[i].data, c->val[i].len, &d)) < 0)
             return i ? base_error(c, i - 1, "is not a valid delta") : rc;
         if (i == CN_BLOB_READ_DEPTH) {

@@ -28,7 +28,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         abort();
     cn_buf_reset(&out); /* ... and with no base */
     if (cn_blob_decode_delta(data, size, NULL, 0, 1u << 16, &out) == 0 && out.len > (1u << 16)) abort();
-    cn_blob_delta_t d;
+    cn_blob_delta_t d = {0};
     if (cn_blob_parse_delta(data, size, &d) == 0 &&
         (d.depth == 0 || d.base_klen == 0 || d.frame + d.frame_len != data + size || d.base_key != data + 3))
         abort();
