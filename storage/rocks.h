@@ -29,6 +29,10 @@ typedef struct {
        catches up with the live writer on cn_rocks_catch_up. Its own info log
        goes in this private folder (made if missing; one opener per folder). */
     const char *secondary_dir;
+    /* Readers (read-only, secondary): bit i set opens cfs[i] (i < 64); the other
+       families read as empty and a secondary skips their WAL records, so it holds
+       and replays only what it reads. 0: all. Writers open every family. */
+    uint64_t only_cfs;
 } cn_rocks_opts_t;
 
 /* Opens dir with the given column families (cfs[0] may be "default"; missing ones

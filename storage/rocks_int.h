@@ -9,6 +9,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 struct cn_rocks {
     struct rocksdb_t *db;
@@ -25,7 +26,8 @@ struct cn_rocks {
     char *dir;
     char *secondary_dir; /* a secondary instance's own folder (NULL: not one) */
     int lock_fd;
-    bool read_only; /* also set for secondary instances */
+    bool read_only;    /* also set for secondary instances */
+    uint64_t only_cfs; /* readers: the families opened (bit i: cfs[i]); 0: all */
 };
 
 /* Turns a RocksDB error string into a CN_E* code with a detail, and frees it. */

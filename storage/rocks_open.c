@@ -145,6 +145,8 @@ static int open_db(cn_rocks_t *r) {
     bool *present = present_cfs(r);
     if (!r->read_only)
         for (size_t i = 0; i < n; i++) present[i] = true; /* created when missing */
+    else if (r->only_cfs)
+        for (size_t i = 0; i < n; i++) present[i] &= i < 64 && (r->only_cfs >> i & 1);
     /* RocksDB wants "default" opened too; it stays hidden if the caller did not name it. */
     const char **names = cn_xcalloc(n + 1, sizeof *names);
     const rocksdb_options_t **copts = cn_xcalloc(n + 1, sizeof *copts);
@@ -236,6 +238,7 @@ int cn_rocks_open(const char *dir, const char *const *cfs, size_t ncf, const cn_
     r->dir = cn_xstrdup(dir);
     r->read_only = opts->read_only || opts->secondary_dir;
     r->secondary_dir = opts->secondary_dir ? cn_xstrdup(opts->secondary_dir) : NULL;
+    r->only_cfs = opts->only_cfs;
     r->ncf = r->nall = ncf;
     r->names = cn_xcalloc(ncf, sizeof *r->names);
     for (size_t i = 0; i < ncf; i++) r->names[i] = cn_xstrdup(cfs[i]);

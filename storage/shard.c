@@ -181,6 +181,7 @@ int cn_shard_open(const char *dir, const cn_shard_opts_t *opts, cn_shard_t **out
                           .create = opts->create && !s->read_only,
                           .paranoid = opts->paranoid,
                           .secondary_dir = opts->secondary_dir,
+                          .only_cfs = opts->only_families ? opts->only_families | 1u << CN_CF_META : 0,
                           /* a secondary answers small lookups: a small cache each */
                           .block_cache_mb = opts->secondary_dir ? SECONDARY_CACHE_MB : 0};
     /* A writer opening a shard made by an older build creates the families

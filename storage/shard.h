@@ -57,6 +57,10 @@ typedef struct {
        after cn_shard_catch_up. The folder is its private scratch, made if
        missing; the caller removes it after closing. */
     const char *secondary_dir;
+    /* Readers (read_only, secondary_dir): bit (1u << cf) per family to open, the
+       others read as empty (a secondary then holds and replays only those). The
+       meta family is always opened. 0: all. */
+    uint32_t only_families;
 } cn_shard_opts_t;
 
 /* What open found out, for the caller to report. */

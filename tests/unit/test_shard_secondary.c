@@ -123,6 +123,28 @@ static void test_secondary_survives_writer_close_and_reopen(void **state) {
     cn_shard_close(&w);
 }
 
+static void test_secondary_of_some_families_reads_the_others_as_empty(void **state) {
+    (void)state;
+    cn_shard_t *w = open_writer("s4");
+    cn_shard_opts_t o = {.secondary_dir = "sec4", .only_families = 1u << CN_CF_HEADS};
+    cn_shard_t *r = NULL;
+    assert_int_equal(cn_shard_open("s4", &o, &r), 0);
+    put_n(w, "a", 100);
+    cn_batch_t *b = cn_batch_new();
+    cn_batch_put(b, CN_CF_HEADS, "h", 1, "heads", 5);
+    assert_int_equal(cn_shard_append(w, b, false), 0);
+    cn_batch_destroy(&b);
+    assert_int_equal(cn_shard_catch_up(r), 0);
+    cn_buf_t v = {0};
+    assert_int_equal(cn_shard_get(r, CN_CF_HEADS, "h", 1, &v), 0);
+    assert_string_equal(cn_buf_cstr(&v), "heads");
+    cn_buf_free(&v);
+    assert_int_equal(count_n(r, "a", 100), 0); /* projects: not opened */
+    assert_non_null(cn_shard_info(r)->stamp);  /* meta always is */
+    cn_shard_close(&r);
+    cn_shard_close(&w);
+}
+
 static void test_catch_up_is_a_noop_for_writers_and_read_only_opens(void **state) {
     (void)state;
     cn_shard_t *w = open_writer("s3");
@@ -297,6 +319,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_secondary_sees_new_writes_after_catch_up_only),
         cmocka_unit_test(test_secondary_survives_writer_close_and_reopen),
+        cmocka_unit_test(test_secondary_of_some_families_reads_the_others_as_empty),
         cmocka_unit_test(test_catch_up_is_a_noop_for_writers_and_read_only_opens),
         cmocka_unit_test_setup(test_other_heads_newest_lease_wins_and_own_is_skipped, setup),
         cmocka_unit_test_setup(test_other_heads_from_several_threads_while_a_writer_appends, setup),

@@ -117,7 +117,9 @@ static bool open_sec(const char *path, const char *name, sec_t *e) {
     char leaf[300];
     snprintf(leaf, sizeof leaf, "%.200s.%llu", name, (unsigned long long)++cache.next_id);
     char *sec_dir = cn_path_join(scratch, leaf);
-    cn_shard_opts_t o = {.secondary_dir = sec_dir};
+    /* Only the heads (and meta, for the stamp): the secondary then skips every
+       other record of the writer's WAL, holding and replaying a fraction of it. */
+    cn_shard_opts_t o = {.secondary_dir = sec_dir, .only_families = 1u << CN_CF_HEADS};
     cn_shard_t *s = NULL;
     if (cn_shard_open(path, &o, &s) < 0) {
         CN_DEBUG("no secondary of %s: %s", path, cn_err_detail());
