@@ -4,8 +4,8 @@
    flush and a writer closed and reopened; and the download's cache of the other
    shards' secondaries (cn_download_other_heads): the newest lease wins, the own
    shard is skipped, later heads and later shards are found, removed shards are
-   dropped, several threads at once, and close_all removes its folders (and
-   the first use those of dead processes). */
+   dropped and replaced ones opened again, several threads at once, and
+   close_all removes its folders (and the first use those of dead processes). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -253,10 +253,17 @@ static void test_other_heads_newest_lease_wins_and_own_is_skipped(void **state) 
     b = open_writer("sd/b");
     put_heads(b, 7, 42);
     assert_int_equal(found_lease("sd/a", 7), 42);
+    /* A shard replaced by a new one under the same name (restored, re-made):
+       the cached secondary must not go on answering from the old one. */
+    cn_shard_close(&c);
+    assert_int_equal(cn_rm_rf("sd/c"), 0);
+    c = open_writer("sd/c");
+    put_heads(c, 7, 77);
+    assert_int_equal(found_lease("sd/a", 7), 77);
     assert_true(tmp_entries() > 0);
     cn_download_heads_close_all();
     assert_int_equal(tmp_entries(), 0);
-    assert_int_equal(found_lease("sd/a", 7), 42); /* opened again after close_all */
+    assert_int_equal(found_lease("sd/a", 7), 77); /* opened again after close_all */
     cn_download_heads_close_all();
     cn_shard_close(&a);
     cn_shard_close(&b);

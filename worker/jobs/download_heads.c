@@ -26,7 +26,8 @@ typedef struct {
     char *path;    /* shards_dir/name, as listed */
     char *sec_dir; /* the secondary's private folder (removed at close) */
     cn_shard_t *s;
-    bool seen; /* listed by the current call */
+    char identity[64]; /* the database's IDENTITY when opened */
+    bool seen;         /* listed by the current call */
 } sec_t;
 
 /* Every field is guarded by mu. The cache serves one shards_dir (a worker has
@@ -111,7 +112,7 @@ static const char *scratch_dir(void) {
 
 /* Opens a secondary of the shard at path into e. False (e untouched) when the
    shard cannot be opened now (being created, not a shard): tried again next call. */
-static bool open_sec(const char *path, const char *name, sec_t *e) {
+static bool open_sec(const char *path, const char *name, const char *identity, sec_t *e) {
     const char *scratch = scratch_dir();
     if (!scratch) return false;
     char leaf[300];
@@ -129,6 +130,7 @@ static bool open_sec(const char *path, const char *name, sec_t *e) {
     }
     if (!cache.atexit_set) cache.atexit_set = atexit(close_at_exit) == 0;
     *e = (sec_t){.path = cn_xstrdup(path), .sec_dir = sec_dir, .s = s};
+    snprintf(e->identity, sizeof e->identity, "%s", identity);
     return true;
 }
 
@@ -138,18 +140,35 @@ static sec_t *find_sec(const char *path) {
     return NULL;
 }
 
+/* The unique id RocksDB wrote at the database's creation ("" when unreadable):
+   a shard removed and made again under the same name has another. */
+static void read_identity(const char *path, char out[64]) {
+    char *p = cn_path_join(path, "IDENTITY");
+    FILE *f = fopen(p, "re");
+    size_t n = f ? fread(out, 1, 63, f) : 0;
+    out[n] = '\0';
+    if (f) fclose(f);
+    free(p);
+}
+
 /* The up-to-date secondary of the shard at path, opened or reopened as needed. */
 static sec_t *get_sec(const char *path, const char *name) {
+    char id[64];
+    read_identity(path, id);
     sec_t *e = find_sec(path);
-    if (e && cn_shard_catch_up(e->s) == 0) return e;
+    bool same = e && strcmp(e->identity, id) == 0;
+    if (same && cn_shard_catch_up(e->s) == 0) return e;
     if (e) {
-        /* A failed catch-up leaves the handle in doubt: a fresh open sees all. */
-        CN_WARN("shard %s: the secondary could not catch up (%s); opening it again", path, cn_err_detail());
+        /* A replaced shard, or a failed catch-up (the handle is in doubt): a
+           fresh open sees everything. */
+        if (same)
+            CN_WARN("shard %s: the secondary could not catch up (%s); opening it again", path,
+                    cn_err_detail());
         close_sec(e);
         *e = cache.v[--cache.n];
     }
     sec_t fresh;
-    if (!open_sec(path, name, &fresh)) return NULL;
+    if (!open_sec(path, name, id, &fresh)) return NULL;
     if (cache.n == cache.cap) {
         cache.cap = cache.cap ? cache.cap * 2 : 8;
         cache.v = cn_xrealloc(cache.v, cache.cap * sizeof *cache.v);
