@@ -13,8 +13,6 @@
 #include "util.h"
 #include "wire.h"
 
-#include <dirent.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
