@@ -26,12 +26,16 @@ void cn_blob_put(cn_batch_t *b, const void *key, size_t klen, const void *data, 
         kind = CN_BLOB_HASHED;
     }
     cn_buf_t v = {0};
-    cn_buf_putc(&v, kind);
-    if (cn_zstd_compress(data, n, CN_ZSTD_LEVEL, &v) < 0)
+    if (cn_blob_encode_whole(kind, data, n, &v) < 0)
         cn_batch_refuse(b, CN_EIO, "a blob cannot be compressed", CN_CF_BLOBS);
     else
         cn_batch_put(b, CN_CF_BLOBS, key, klen, v.data, v.len);
     cn_buf_free(&v);
+}
+
+int cn_blob_encode_whole(int kind, const void *data, size_t n, cn_buf_t *out) {
+    cn_buf_putc(out, (uint8_t)kind);
+    return cn_zstd_compress(data, n, CN_ZSTD_LEVEL, out);
 }
 
 void cn_blob_put_delta(cn_batch_t *b, const void *key, size_t klen, const void *data, size_t n,

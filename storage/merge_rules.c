@@ -110,6 +110,9 @@ static bool join_has(join_t *j, const uint8_t *k, size_t kl) {
     return false;
 }
 
+/* A delta blob rebuilt whole for the merged store is at most this big. */
+#define BLOB_REBUILD_MAX ((size_t)1 << 30)
+
 typedef struct {
     mg_t *m;
     cn_cf_t cf;
@@ -125,7 +128,8 @@ typedef struct {
     /* versioned: the best candidate of the current identity */
     cn_buf_t best_k, best_v;
     bool have_best;
-    cn_buf_t key; /* the current key, kept while its iterator moves */
+    cn_buf_t key;     /* the current key, kept while its iterator moves */
+    uint64_t rebuilt; /* delta blobs stored whole (take_blob) */
 } fam_t;
 
 static int emit(fam_t *f, const uint8_t *k, size_t kl, const uint8_t *v, size_t vl) {
@@ -195,6 +199,32 @@ static void versioned(fam_t *f, const src_t *s) {
     f->have_best = true;
 }
 
+/* A delta blob whose base the merged store holds already (from an earlier
+   run) at a depth not below the delta's own: taken as is, its merged chain
+   would be longer than the depth it says, and chains could grow with each
+   merge wherever shards chose different bases. So it is rebuilt whole from its
+   shard. Within one run the smallest-value rule keeps depths falling along a
+   chain (MERGE.md), so merged chains are never longer than their stored depth. */
+static int take_blob(fam_t *f, const src_t *s) {
+    cn_blob_delta_t dd;
+    unsigned md = 0;
+    if (f->join.empty || s->vl < 1 || s->v[0] != CN_BLOB_DELTA || cn_blob_parse_delta(s->v, s->vl, &dd) < 0 ||
+        cn_blob_depth(f->m->out, dd.base_key, dd.base_klen, &md) == CN_ENOTFOUND || md < dd.depth) {
+        cn_err_clear();
+        return emit(f, s->k, s->kl, s->v, s->vl);
+    }
+    cn_buf_t raw = {0}, whole = {0};
+    int rc = cn_blob_get(f->m->sh[s - f->src].s, s->k, s->kl, BLOB_REBUILD_MAX, &raw);
+    if (rc == 0) rc = cn_blob_encode_whole(CN_BLOB_KEYED, raw.data, raw.len, &whole);
+    if (rc == 0) {
+        rc = emit(f, s->k, s->kl, whole.data, whole.len);
+        f->rebuilt++;
+    }
+    cn_buf_free(&raw);
+    cn_buf_free(&whole);
+    return rc;
+}
+
 /* One distinct key: s holds the smallest value among the shards that have it. */
 static int take(fam_t *f, const src_t *s) {
     switch (f->rule->kind) {
@@ -203,6 +233,7 @@ static int take(fam_t *f, const src_t *s) {
             f->cnt.existing++;
             return 0;
         }
+        if (f->cf == CN_CF_BLOBS) return take_blob(f, s);
         return emit(f, s->k, s->kl, s->v, s->vl);
     case MG_POINTER: {
         if (s->kl != f->rule->key_len) {
@@ -329,8 +360,9 @@ static int family_run(mg_t *m, cn_cf_t cf) {
     m->rep->records_read += f.read;
     mg_progress(m, "families", ++m->families_done, CN_CF_COUNT_ - 5);
     pthread_mutex_unlock(&m->mu);
-    CN_DEBUG("merge: family %s: %llu read, %llu new in %llu ms", cn_cf_name(cf), (unsigned long long)f.read,
-             (unsigned long long)f.cnt.new_, (unsigned long long)(cn_mono_ms() - t0));
+    CN_DEBUG("merge: family %s: %llu read, %llu new (%llu delta blobs rebuilt whole) in %llu ms",
+             cn_cf_name(cf), (unsigned long long)f.read, (unsigned long long)f.cnt.new_,
+             (unsigned long long)f.rebuilt, (unsigned long long)(cn_mono_ms() - t0));
     fam_free(&f);
     return rc;
 }

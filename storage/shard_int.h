@@ -67,6 +67,10 @@ void cn_batch_refuse(cn_batch_t *b, int code, const char *why, cn_cf_t cf);
    CN_BLOB_DELTA: it needs its base, cn_blob_get). Never trusts its input (fuzzed). */
 int cn_blob_decode(const uint8_t *v, size_t vl, size_t max, cn_buf_t *out, int *kind);
 
+/* Appends a whole blob value (kind CN_BLOB_HASHED or CN_BLOB_KEYED, then the
+   zstd frame of data) to out. */
+int cn_blob_encode_whole(int kind, const void *data, size_t n, cn_buf_t *out);
+
 /* A delta value's parts (pointers into v). CN_ECORRUPT when v is not a
    well-formed delta (kind, depth 1..255, base key length 1..255 within v). */
 typedef struct {

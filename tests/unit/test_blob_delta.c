@@ -481,6 +481,49 @@ static void test_understated_depths_are_raised_so_a_merge_has_no_cycle(void **st
     cn_shard_close(&m);
 }
 
+/* A delta merged after its base, when the merged base (from an earlier run and
+   another shard) is deeper than the delta says, is rebuilt whole: otherwise its
+   chain in the merged store is longer than its depth, and grows merge by merge.
+   Shard b (merged first): x whole, y on x, z on y (depth 2). Shard a: z whole,
+   then w on z (depth 1). */
+static void test_delta_on_a_deeper_merged_base_is_rebuilt_whole(void **state) {
+    (void)state;
+    static char v[4][3000];
+    uint8_t id[4][20]; /* x y z w */
+    for (int i = 0; i < 4; i++) {
+        make_text(v[i], sizeof v[i], 5);
+        memcpy(v[i] + 500 * (i + 1), "edit", 4);
+        oid(id[i], "g", i);
+    }
+    const char *dirs[] = {"shards/b", "shards/a"};
+    cn_shard_t *s = open_w(dirs[0]);
+    cn_batch_t *b = cn_batch_new();
+    cn_repo_put_content(b, id[0], v[0], sizeof v[0]);
+    cn_repo_put_content_delta(b, id[1], v[1], sizeof v[1], id[0], v[0], sizeof v[0], 0);
+    cn_repo_put_content_delta(b, id[2], v[2], sizeof v[2], id[1], v[1], sizeof v[1], 1);
+    assert_int_equal(cn_shard_append(s, b, false), 0);
+    cn_shard_close(&s);
+    merge(dirs, 1);
+    s = open_w(dirs[1]);
+    cn_repo_put_content(b, id[2], v[2], sizeof v[2]);
+    cn_repo_put_content_delta(b, id[3], v[3], sizeof v[3], id[2], v[2], sizeof v[2], 0);
+    assert_int_equal(cn_shard_append(s, b, false), 0);
+    cn_batch_destroy(&b);
+    unsigned d = 9;
+    assert_int_equal(cn_blob_depth(s, id[3], 20, &d), 0);
+    assert_int_equal(d, 1);
+    cn_shard_close(&s);
+    merge(dirs, 2);
+    cn_shard_t *m = NULL;
+    assert_int_equal(cn_merge_open(".", &m), 0);
+    for (int i = 0; i < 4; i++) assert_content(m, id[i], v[i], sizeof v[i]);
+    assert_int_equal(cn_blob_depth(m, id[2], 20, &d), 0);
+    assert_int_equal(d, 2); /* z stays as the first merge took it */
+    assert_int_equal(cn_blob_depth(m, id[3], 20, &d), 0);
+    assert_int_equal(d, 0); /* w on a depth-2 z would be a 3-link chain saying 1 */
+    cn_shard_close(&m);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_chain_of_versions_reads_back_small_and_capped, in_dir, out_dir),
@@ -492,6 +535,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_opposite_bases_merge_without_a_cycle, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_understated_depths_are_raised_so_a_merge_has_no_cycle, in_dir,
                                         out_dir),
+        cmocka_unit_test_setup_teardown(test_delta_on_a_deeper_merged_base_is_rebuilt_whole, in_dir, out_dir),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
