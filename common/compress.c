@@ -95,10 +95,12 @@ static int ref_window_log(size_t rn, size_t n) {
     return wlog;
 }
 
+static int ref_too_big(size_t rn) {
+    return cn_err(CN_EINVAL, "a zstd reference of %zu bytes is over the %u byte limit", rn, CN_ZSTD_REF_MAX);
+}
+
 int cn_zstd_compress_ref(const void *src, size_t n, int level, const void *ref, size_t rn, cn_buf_t *out) {
-    if (rn > CN_ZSTD_REF_MAX)
-        return cn_err(CN_EINVAL, "a zstd reference of %zu bytes is over the %u byte limit", rn,
-                      CN_ZSTD_REF_MAX);
+    if (rn > CN_ZSTD_REF_MAX) return ref_too_big(rn);
     ZSTD_CCtx *c = get_cctx();
     ZSTD_CCtx_reset(c, ZSTD_reset_session_only);
     size_t r = ZSTD_CCtx_refPrefix(c, rn ? ref : NULL, rn);
@@ -157,9 +159,7 @@ int cn_zstd_decompress(const void *src, size_t n, size_t max, cn_buf_t *out) {
 }
 
 int cn_zstd_decompress_ref(const void *src, size_t n, size_t max, const void *ref, size_t rn, cn_buf_t *out) {
-    if (rn > CN_ZSTD_REF_MAX)
-        return cn_err(CN_EINVAL, "a zstd reference of %zu bytes is over the %u byte limit", rn,
-                      CN_ZSTD_REF_MAX);
+    if (rn > CN_ZSTD_REF_MAX) return ref_too_big(rn);
     ZSTD_DCtx *d = get_dctx();
     ZSTD_DCtx_reset(d, ZSTD_reset_session_only);
     size_t r = ZSTD_DCtx_refPrefix(d, rn ? ref : NULL, rn);
