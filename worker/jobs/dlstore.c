@@ -53,10 +53,28 @@ typedef struct {
     unsigned base_depth;
 } put_t;
 
+/* A commit whose records the thread builds: changes [first, first + n). */
+typedef struct {
+    uint8_t oid[CN_DL_OID_LEN];
+    cn_git_commit_t *c;
+    size_t first, n;
+} citem_t;
+
+/* A change as queued: its path lies at path_off in the unit's path bytes. */
+typedef struct {
+    size_t path_off;
+    cn_dlchange_t ch;
+} uchange_t;
+
 typedef struct unit {
     cn_batch_t *b;
     put_t *puts;
     size_t n, cap, raw; /* raw: content bytes not compressed yet */
+    citem_t *items;
+    size_t nitems, capitems;
+    uchange_t *chg;
+    size_t nchg, capchg, committed; /* changes [committed, nchg) have no commit yet */
+    cn_buf_t paths;
     struct unit *next;
 } unit_t;
 
@@ -72,6 +90,7 @@ struct cn_dlstore {
     int err;
     char detail[1024];
     uint64_t stored; /* compressed content bytes (the thread's) */
+    cn_dlrec_t rec;  /* the thread's: interned paths and users */
 };
 
 static unit_t *unit_new(void) {
@@ -87,12 +106,37 @@ static void unit_free(unit_t *u) {
         cn_dlbuf_unref(u->puts[i].base);
     }
     free(u->puts);
+    for (size_t i = 0; i < u->nitems; i++) cn_git_commit_free(u->items[i].c);
+    free(u->items);
+    free(u->chg);
+    cn_buf_free(&u->paths);
     cn_batch_destroy(&u->b);
     free(u);
 }
 
-/* Compresses the unit's contents into its batch and appends it. */
+/* Builds the unit's commit records into its batch. */
+static void store_commits(cn_dlstore_t *s, unit_t *u) {
+    cn_dlchange_t *tmp = NULL;
+    size_t cap = 0;
+    for (size_t i = 0; i < u->nitems; i++) {
+        const citem_t *it = &u->items[i];
+        if (it->n > cap) {
+            cap = it->n;
+            tmp = cn_xrealloc(tmp, cap * sizeof *tmp);
+        }
+        for (size_t j = 0; j < it->n; j++) {
+            const uchange_t *c = &u->chg[it->first + j];
+            tmp[j] = c->ch;
+            tmp[j].path = u->paths.data + c->path_off;
+        }
+        cn_dlrec_commit(&s->rec, u->b, it->oid, it->c, tmp, it->n);
+    }
+    free(tmp);
+}
+
+/* Builds the unit's records, compresses its contents and appends it all. */
 static int store_unit(cn_dlstore_t *s, unit_t *u) {
+    store_commits(s, u);
     for (size_t i = 0; i < u->n; i++) {
         put_t *p = &u->puts[i];
         size_t before = cn_batch_bytes(u->b);
@@ -137,10 +181,12 @@ int cn_dlstore_start(cn_shard_t *shard, size_t max_inflight, cn_dlstore_t **out)
     s->shard = shard;
     s->max_inflight = max_inflight;
     s->cur = unit_new();
+    cn_dlrec_init(&s->rec);
     pthread_mutex_init(&s->mu, NULL);
     pthread_cond_init(&s->cv, NULL);
     if (pthread_create(&s->thread, NULL, store_main, s) != 0) {
         unit_free(s->cur);
+        cn_dlrec_free(&s->rec);
         pthread_cond_destroy(&s->cv);
         pthread_mutex_destroy(&s->mu);
         free(s);
@@ -170,8 +216,47 @@ void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_dl
     u->raw += data->len;
 }
 
+void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, const uint8_t *oid,
+                       uint32_t mode) {
+    unit_t *u = s->cur;
+    if (u->nchg == u->capchg) {
+        u->capchg = u->capchg ? 2 * u->capchg : 256;
+        u->chg = cn_xrealloc(u->chg, u->capchg * sizeof *u->chg);
+    }
+    uchange_t *c = &u->chg[u->nchg++];
+    memset(c, 0, sizeof *c);
+    c->path_off = u->paths.len;
+    cn_buf_append(&u->paths, path, path_len);
+    c->ch.path_len = path_len;
+    c->ch.mode = mode;
+    c->ch.deleted = oid == NULL;
+    if (oid) memcpy(c->ch.oid, oid, CN_DL_OID_LEN);
+}
+
+void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_git_commit_t *c) {
+    unit_t *u = s->cur;
+    if (u->nitems == u->capitems) {
+        u->capitems = u->capitems ? 2 * u->capitems : 64;
+        u->items = cn_xrealloc(u->items, u->capitems * sizeof *u->items);
+    }
+    citem_t *it = &u->items[u->nitems++];
+    memcpy(it->oid, oid, CN_DL_OID_LEN);
+    it->c = c;
+    it->first = u->committed;
+    it->n = u->nchg - u->committed;
+    u->committed = u->nchg;
+}
+
+void cn_dlstore_drop_changes(cn_dlstore_t *s) {
+    unit_t *u = s->cur;
+    if (u->nchg > u->committed) u->paths.len = u->chg[u->committed].path_off;
+    u->nchg = u->committed;
+}
+
 size_t cn_dlstore_pending(const cn_dlstore_t *s) {
-    return cn_batch_bytes(s->cur->b) + s->cur->raw;
+    const unit_t *u = s->cur;
+    /* records to build: about 60 bytes a change and 300 a commit, plus paths */
+    return cn_batch_bytes(u->b) + u->raw + u->paths.len + 60 * u->nchg + 300 * u->nitems;
 }
 
 /* The thread's error, raised again on the calling thread. */
@@ -181,7 +266,8 @@ static int thread_err(cn_dlstore_t *s) {
 
 int cn_dlstore_flush(cn_dlstore_t *s) {
     unit_t *u = s->cur;
-    if (u->n == 0 && cn_batch_count(u->b) == 0) {
+    cn_dlstore_drop_changes(s); /* a unit ends between commits */
+    if (u->n == 0 && u->nitems == 0 && cn_batch_count(u->b) == 0) {
         pthread_mutex_lock(&s->mu);
         int rc = thread_err(s);
         pthread_mutex_unlock(&s->mu);
@@ -205,12 +291,12 @@ int cn_dlstore_flush(cn_dlstore_t *s) {
     return rc;
 }
 
-int cn_dlstore_finish(cn_dlstore_t *s, uint64_t *stored_bytes) {
+int cn_dlstore_finish(cn_dlstore_t *s, cn_dlstore_stats_t *st) {
     int rc = cn_dlstore_flush(s);
     pthread_mutex_lock(&s->mu);
     while (s->busy > 0) pthread_cond_wait(&s->cv, &s->mu);
     if (rc == 0) rc = thread_err(s);
-    if (stored_bytes) *stored_bytes = s->stored;
+    if (st) *st = (cn_dlstore_stats_t){s->stored, s->rec.paths_new, s->rec.users_new};
     pthread_mutex_unlock(&s->mu);
     return rc;
 }
@@ -224,6 +310,7 @@ void cn_dlstore_free(cn_dlstore_t **self_p) {
     pthread_mutex_unlock(&s->mu);
     pthread_join(s->thread, NULL);
     unit_free(s->cur);
+    cn_dlrec_free(&s->rec);
     pthread_cond_destroy(&s->cv);
     pthread_mutex_destroy(&s->mu);
     free(s);

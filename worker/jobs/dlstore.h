@@ -9,6 +9,8 @@
 #ifndef CN_DLSTORE_H
 #define CN_DLSTORE_H
 
+#include "git.h"
+#include "keyset.h"
 #include "shard.h"
 
 #include <stdatomic.h>
@@ -47,6 +49,30 @@ void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned de
    its bytes or NULL when they were dropped. */
 bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned *depth, cn_dlbuf_t **buf);
 
+/* ---- a commit's records (dlrecords.c, on the store thread) ---- */
+typedef struct {
+    const uint8_t *path; /* bytes as in the tree */
+    size_t path_len;
+    uint8_t oid[CN_DL_OID_LEN]; /* the new blob (or submodule commit) */
+    uint32_t mode;
+    bool deleted;
+} cn_dlchange_t;
+
+typedef struct {
+    cn_keyset_t paths, users; /* queued by this store */
+    uint64_t paths_new, users_new;
+    void *chg;   /* Canopy__Change scratch, and its pointers and keys */
+    void **chgp; /* (kept between commits) */
+    uint8_t *keys;
+    size_t cap;
+} cn_dlrec_t;
+
+void cn_dlrec_init(cn_dlrec_t *r);
+void cn_dlrec_free(cn_dlrec_t *r);
+/* Queues the Changes record of chg[0..n), new paths and users, then the Commit. */
+void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_DL_OID_LEN], const cn_git_commit_t *c,
+                     const cn_dlchange_t *chg, size_t n);
+
 /* ---- the store thread ---- */
 typedef struct cn_dlstore cn_dlstore_t;
 
@@ -59,14 +85,27 @@ cn_batch_t *cn_dlstore_batch(cn_dlstore_t *s);
    references to data and base. */
 void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_dlbuf_t *data,
                         const uint8_t *base_oid, cn_dlbuf_t *base, unsigned base_depth);
-/* Bytes the current unit holds (records and raw contents). */
+/* Queues a change of the commit being walked (path copied; oid NULL when
+   deleted). */
+void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, const uint8_t *oid,
+                       uint32_t mode);
+/* The changes queued since the last commit belong to commit oid, whose
+   records the store thread builds; it takes c (and frees it there). */
+void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_git_commit_t *c);
+/* Forgets the changes queued since the last commit (a commit not stored). */
+void cn_dlstore_drop_changes(cn_dlstore_t *s);
+/* Bytes the current unit holds (records, changes and raw contents). */
 size_t cn_dlstore_pending(const cn_dlstore_t *s);
 /* Hands the current unit over and starts a new one; blocks while too much is
    in flight. Returns the thread's first error (with its detail), if any. */
 int cn_dlstore_flush(cn_dlstore_t *s);
-/* Flushes and waits until every unit is appended; *stored_bytes: the
-   compressed content bytes the thread queued. */
-int cn_dlstore_finish(cn_dlstore_t *s, uint64_t *stored_bytes);
+typedef struct {
+    uint64_t stored_bytes; /* compressed content bytes queued */
+    uint64_t paths_new, users_new;
+} cn_dlstore_stats_t;
+
+/* Flushes and waits until every unit is appended; *st: what the thread did. */
+int cn_dlstore_finish(cn_dlstore_t *s, cn_dlstore_stats_t *st);
 /* Stops the thread, dropping units not appended yet (a failed or cancelled
    download: what was appended is content-addressed and harmless). */
 void cn_dlstore_free(cn_dlstore_t **self_p);

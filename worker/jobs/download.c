@@ -226,8 +226,6 @@ int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal
     free(canon);
     cn_dl_t dl = {.d = d, .st = st};
     dl.max_file = d->max_file_size ? d->max_file_size : CN_REPO_MAX_FILE_DEFAULT;
-    cn_keyset_init(&dl.paths, CN_REPO_PATH_HASH_LEN);
-    cn_keyset_init(&dl.users, 16);
     cn_keyset_init(&dl.blobs, CN_OID_LEN);
     cn_keyset_init(&dl.missing_blobs, CN_OID_LEN);
     cn_keyset_init(&dl.bad, CN_OID_LEN);

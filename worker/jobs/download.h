@@ -74,16 +74,12 @@ typedef struct {
     cn_batch_t *b;             /* content-addressed records: the store's current unit */
     cn_dlstore_t *store;       /* the second thread: compresses contents, appends */
     cn_bcache_t *cache;        /* contents stored by this job: depths, recent bytes */
-    cn_keyset_t paths, users;  /* queued by this job */
     cn_keyset_t blobs;         /* looked at by this job */
     cn_keyset_t missing_blobs; /* could not be read (partial) */
     cn_keyset_t bad;           /* commits not stored: inconsistent (partial) */
     uint64_t max_file;
     /* the commit in progress */
-    void *chg;         /* Canopy__Change array */
-    void **chgp;       /* pointers into it */
-    uint8_t *chg_keys; /* path hash + blob oid of each change */
-    size_t nchg, capchg;
+    size_t nchg; /* its changes so far */
     bool commit_bad;
     char first_missing[200];
 } cn_dl_t;

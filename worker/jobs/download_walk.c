@@ -6,11 +6,9 @@
 #include "download.h"
 
 #include "errors.h"
-#include "hash.h"
 #include "repo.h"
 #include "treediff.h"
 #include "util.h"
-#include "wire.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,9 +17,7 @@
 /* Appends happen at least this often, so that an attempt that is killed leaves
    its work for the next one (which skips stored commits). */
 #define FLUSH_BYTES (8u << 20) /* records and raw contents of one unit */
-#define FLUSH_RECORDS 8192u
 #define FLUSH_COMMITS 500u
-#define CHANGE_KEY_LEN (CN_REPO_PATH_HASH_LEN + CN_OID_LEN)
 #define GITLINK_MODE 0160000u
 /* Raw contents handed to the store thread and not appended yet, at most. */
 #define DL_INFLIGHT_BYTES (64u << 20)
@@ -98,119 +94,24 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) 
     return 0;
 }
 
-static void grow_changes(cn_dl_t *dl) {
-    if (dl->nchg < dl->capchg) return;
-    size_t cap = dl->capchg ? 2 * dl->capchg : 256;
-    dl->chg = cn_xrealloc(dl->chg, cap * sizeof(Canopy__Change));
-    dl->chgp = cn_xrealloc(dl->chgp, cap * sizeof(void *));
-    dl->chg_keys = cn_xrealloc(dl->chg_keys, cap * CHANGE_KEY_LEN);
-    dl->capchg = cap;
-}
-
 static int on_change(void *arg, const cn_tdiff_change_t *c) {
     cn_dl_t *dl = arg;
-    grow_changes(dl);
-    uint8_t *key = dl->chg_keys + dl->nchg * CHANGE_KEY_LEN;
-    cn_repo_path_hash(c->path, c->path_len, key);
-    if (cn_keyset_add(&dl->paths, key)) {
-        cn_repo_put_path(dl->b, key, c->path, c->path_len);
-        dl->st->paths_new++;
-    }
-    if (!c->deleted) {
-        memcpy(key + CN_REPO_PATH_HASH_LEN, c->oid->id, CN_OID_LEN);
-        if (c->mode != GITLINK_MODE && (c->mode & 0170000u) != 0040000u && !dl->d->no_contents) {
-            if (cn_keyset_has(&dl->missing_blobs, c->oid)) {
-                note_missing(dl, "a file named again after it was found missing");
-            } else if (cn_keyset_add(&dl->blobs, c->oid)) {
-                int rc = store_content(dl, c->oid, c->old_oid);
-                if (rc < 0 && !(dl->d->allow_partial && rc == CN_ECORRUPT)) return rc;
-                if (rc < 0) {
-                    cn_keyset_add(&dl->missing_blobs, c->oid);
-                    note_missing(dl, cn_err_detail());
-                }
+    if (!c->deleted && c->mode != GITLINK_MODE && (c->mode & 0170000u) != 0040000u && !dl->d->no_contents) {
+        if (cn_keyset_has(&dl->missing_blobs, c->oid)) {
+            note_missing(dl, "a file named again after it was found missing");
+        } else if (cn_keyset_add(&dl->blobs, c->oid)) {
+            int rc = store_content(dl, c->oid, c->old_oid);
+            if (rc < 0 && !(dl->d->allow_partial && rc == CN_ECORRUPT)) return rc;
+            if (rc < 0) {
+                cn_keyset_add(&dl->missing_blobs, c->oid);
+                note_missing(dl, cn_err_detail());
             }
         }
     }
-    /* Byte pointers into chg_keys are set by put_commit: the array may move. */
-    Canopy__Change *ch = (Canopy__Change *)dl->chg + dl->nchg;
-    canopy__change__init(ch);
-    ch->path_hash.len = CN_REPO_PATH_HASH_LEN;
-    ch->deleted = c->deleted;
-    if (!c->deleted) {
-        ch->blob.len = CN_OID_LEN;
-        ch->mode = c->mode;
-    }
+    /* Its Change record (and the path's) is built on the store thread. */
+    cn_dlstore_change(dl->store, c->path, c->path_len, c->deleted ? NULL : c->oid->id, c->mode);
     dl->nchg++;
     return 0;
-}
-
-static void put_user(cn_dl_t *dl, const cn_git_sig_t *s) {
-    /* In-memory only: 128 bits of (email, name) say "already queued". */
-    uint8_t key[16];
-    cn_buf_t both = {0};
-    cn_buf_append(&both, s->email, strlen(s->email) + 1);
-    cn_buf_append(&both, s->name, strlen(s->name));
-    uint64_t h1 = cn_hash64(both.data, both.len), h2 = cn_hash64(s->name, strlen(s->name));
-    memcpy(key, &h1, 8);
-    memcpy(key + 8, &h2, 8);
-    cn_buf_free(&both);
-    if (!cn_keyset_add(&dl->users, key)) return;
-    cn_repo_put_user(dl->b, s->name, s->email);
-    dl->st->users_new++;
-}
-
-static void fill_sig(Canopy__Signature *out, const cn_git_sig_t *s) {
-    canopy__signature__init(out);
-    out->name.data = (uint8_t *)s->name;
-    out->name.len = strlen(s->name);
-    out->email.data = (uint8_t *)s->email;
-    out->email.len = strlen(s->email);
-    out->time = s->time;
-    out->tz_offset_min = s->tz_offset_min;
-}
-
-/* Queues the Commit and Changes records of c (its changes are in dl->chg). */
-static void put_commit(cn_dl_t *dl, const cn_oid_t *oid, const cn_git_commit_t *c) {
-    cn_git_sig_t a, m;
-    cn_git_commit_author(c, &a);
-    cn_git_commit_committer(c, &m);
-    put_user(dl, &a);
-    put_user(dl, &m);
-    Canopy__Signature sa, sm;
-    fill_sig(&sa, &a);
-    fill_sig(&sm, &m);
-    size_t np = cn_git_commit_nparents(c);
-    ProtobufCBinaryData *parents = cn_xcalloc(np ? np : 1, sizeof *parents);
-    for (size_t i = 0; i < np; i++)
-        parents[i] = (ProtobufCBinaryData){CN_OID_LEN, (uint8_t *)cn_git_commit_parent(c, i)->id};
-    Canopy__Commit rec;
-    canopy__commit__init(&rec);
-    rec.oid = (ProtobufCBinaryData){CN_OID_LEN, (uint8_t *)oid->id};
-    rec.n_parents = np;
-    rec.parents = parents;
-    rec.author = &sa;
-    rec.committer = &sm;
-    size_t mlen = 0;
-    const char *msg = cn_git_commit_message(c, &mlen);
-    rec.message = (ProtobufCBinaryData){mlen, (uint8_t *)msg};
-    rec.tree = (ProtobufCBinaryData){CN_OID_LEN, (uint8_t *)cn_git_commit_tree(c)->id};
-    Canopy__Changes chs;
-    canopy__changes__init(&chs);
-    for (size_t i = 0; i < dl->nchg; i++) {
-        Canopy__Change *ch = (Canopy__Change *)dl->chg + i;
-        uint8_t *key = dl->chg_keys + i * CHANGE_KEY_LEN;
-        ch->path_hash.data = key;
-        ch->blob.data = ch->blob.len ? key + CN_REPO_PATH_HASH_LEN : NULL;
-        dl->chgp[i] = ch;
-    }
-    chs.n_change = dl->nchg;
-    chs.change = (Canopy__Change **)dl->chgp;
-    /* Changes before the commit: a stored commit always has its changes. */
-    cn_repo_put_changes(dl->b, oid->id, &chs);
-    cn_repo_put_commit(dl->b, &rec);
-    free(parents);
-    dl->st->commits_new++;
-    dl->st->changes += dl->nchg;
 }
 
 /* The tree of c's first parent (NULL for a root commit). */
@@ -251,13 +152,17 @@ static int store_one(cn_dl_t *dl, const cn_oid_t *oid) {
         note_missing(dl, cn_err_detail());
         rc = 0;
     }
-    if (rc == 0 && dl->commit_bad)
-        cn_keyset_add(&dl->bad, oid);
-    else if (rc == 0)
-        put_commit(dl, oid, c);
+    if (rc == 0 && !dl->commit_bad) {
+        cn_dlstore_commit(dl->store, oid->id, c); /* its records are built there */
+        c = NULL;
+        dl->st->commits_new++;
+        dl->st->changes += dl->nchg;
+    } else {
+        cn_dlstore_drop_changes(dl->store);
+        if (rc == 0) cn_keyset_add(&dl->bad, oid);
+    }
     cn_git_commit_free(c);
-    if (rc == 0 && (cn_dlstore_pending(dl->store) > FLUSH_BYTES || cn_batch_count(dl->b) > FLUSH_RECORDS ||
-                    dl->st->commits_new % FLUSH_COMMITS == 0))
+    if (rc == 0 && (cn_dlstore_pending(dl->store) > FLUSH_BYTES || dl->st->commits_new % FLUSH_COMMITS == 0))
         rc = cn_dl_flush(dl);
     return rc;
 }
@@ -295,8 +200,12 @@ int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n) {
         if ((rc = store_one(dl, &oids[i])) < 0) return rc;
     }
     report(d, dl, n, n);
-    rc = cn_dlstore_finish(dl->store, &dl->st->content_stored_bytes);
+    cn_dlstore_stats_t ss = {0};
+    rc = cn_dlstore_finish(dl->store, &ss);
     dl->b = cn_dlstore_batch(dl->store);
+    dl->st->content_stored_bytes = ss.stored_bytes;
+    dl->st->paths_new = ss.paths_new;
+    dl->st->users_new = ss.users_new;
     return rc;
 }
 
@@ -307,14 +216,9 @@ void cn_dl_stop_store(cn_dl_t *dl) {
 }
 
 void cn_dl_free(cn_dl_t *dl) {
-    cn_keyset_free(&dl->paths);
-    cn_keyset_free(&dl->users);
     cn_keyset_free(&dl->blobs);
     cn_keyset_free(&dl->missing_blobs);
     cn_keyset_free(&dl->bad);
-    free(dl->chg);
-    free(dl->chgp);
-    free(dl->chg_keys);
     cn_dl_stop_store(dl);
     cn_git_close(&dl->g);
 }
