@@ -99,6 +99,10 @@ typedef struct {
     bool others; /* other workers' shards live beside this one (in f->dir) */
     uint64_t max_file;
     size_t cache_bytes; /* the base cache's budget (0: the default) */
+    /* progress callbacks (NULL: none), called with arg */
+    void (*progress)(void *arg, uint64_t done, uint64_t total, const char *unit);
+    void (*progress_bytes)(void *arg, uint64_t done, uint64_t total);
+    void *arg;
     const char *url;
 } run_opts_t;
 
@@ -117,6 +121,9 @@ FX_UNUSED static int run(fx_t *f, const run_opts_t *o, cn_download_stats_t *st, 
                        .allow_partial = o && o->partial,
                        .max_file_size = o ? o->max_file : 0,
                        .cache_bytes = o ? o->cache_bytes : 0,
+                       .progress = o ? o->progress : NULL,
+                       .progress_bytes = o ? o->progress_bytes : NULL,
+                       .arg = o ? o->arg : NULL,
                        .shards_dir = o && o->others ? f->dir : NULL};
     bool fat = false;
     int rc = cn_download_run(&d, st, &fat);

@@ -91,11 +91,46 @@ static void test_update_deltas_against_an_earlier_jobs_content(void **state) {
     check_every_version(f);
 }
 
+typedef struct {
+    uint64_t done, total, bytes, bytes_calls;
+} prog_t;
+
+static void on_progress(void *arg, uint64_t done, uint64_t total, const char *unit) {
+    prog_t *p = arg;
+    if (strcmp(unit, "commits") != 0) return;
+    assert_true(done >= p->done); /* never backwards */
+    p->done = done;
+    p->total = total;
+}
+
+static void on_bytes(void *arg, uint64_t done, uint64_t total) {
+    prog_t *p = arg;
+    if (total) assert_true(done <= total);
+    p->bytes = done;
+    p->bytes_calls++;
+}
+
+/* Progress: commits done out of the commits to walk, and the content bytes read. */
+static void test_progress_reports_commits_and_bytes(void **state) {
+    fx_t *f = *state;
+    make_edits(f, 0, VERSIONS);
+    prog_t p = {0};
+    run_opts_t o = {.progress = on_progress, .progress_bytes = on_bytes, .arg = &p};
+    cn_download_stats_t st;
+    expect_ok(f, &o, &st);
+    assert_int_equal(p.total, VERSIONS + 2);
+    assert_int_equal(p.done, VERSIONS + 2);
+    assert_true(p.bytes_calls >= 1);
+    assert_int_equal(p.bytes, st.content_bytes);
+    assert_true(st.content_bytes > 40 * 40000);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_edited_file_is_stored_as_deltas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bases_out_of_the_cache_are_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_deltas_against_an_earlier_jobs_content, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_progress_reports_commits_and_bytes, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
