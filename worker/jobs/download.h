@@ -28,9 +28,10 @@ typedef struct {
     bool no_contents;          /* benchmarks only: commits, changes, paths and users */
     size_t cache_bytes;        /* bytes kept as delta bases (0: 64 MiB) */
     uint64_t fetch_timeout_ms; /* 0: none */
-    /* Other workers' shards (<data>/shards), read when this shard has no heads
-       for the project yet, so a project downloaded elsewhere is updated, not
-       stored again. NULL: only this shard. */
+    /* Other workers' shards (<data>/shards): their newest heads for the
+       project are the baseline when newer than this shard's, so a project
+       downloaded elsewhere is updated, not stored again (download_heads.c).
+       NULL: only this shard. */
     const char *shards_dir;
     bool (*cancelled)(void *arg);
     void (*progress)(void *arg, uint64_t done, uint64_t total, const char *unit);
