@@ -200,13 +200,17 @@ cn_batch_t *cn_dlstore_batch(cn_dlstore_t *s) {
     return s->cur->b;
 }
 
+/* The array v of *cap elements, n of them used, with room for one more. */
+static void *room(void *v, size_t n, size_t *cap, size_t elem) {
+    if (n < *cap) return v;
+    *cap = *cap ? 2 * *cap : 64;
+    return cn_xrealloc(v, *cap * elem);
+}
+
 void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_dlbuf_t *data,
                         const uint8_t *base_oid, cn_dlbuf_t *base, unsigned base_depth) {
     unit_t *u = s->cur;
-    if (u->n == u->cap) {
-        u->cap = u->cap ? 2 * u->cap : 64;
-        u->puts = cn_xrealloc(u->puts, u->cap * sizeof *u->puts);
-    }
+    u->puts = room(u->puts, u->n, &u->cap, sizeof *u->puts);
     put_t *p = &u->puts[u->n++];
     memcpy(p->oid, oid, CN_DL_OID_LEN);
     p->data = cn_dlbuf_ref(data);
@@ -219,10 +223,7 @@ void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_dl
 void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, const uint8_t *oid,
                        uint32_t mode) {
     unit_t *u = s->cur;
-    if (u->nchg == u->capchg) {
-        u->capchg = u->capchg ? 2 * u->capchg : 256;
-        u->chg = cn_xrealloc(u->chg, u->capchg * sizeof *u->chg);
-    }
+    u->chg = room(u->chg, u->nchg, &u->capchg, sizeof *u->chg);
     uchange_t *c = &u->chg[u->nchg++];
     memset(c, 0, sizeof *c);
     c->path_off = u->paths.len;
@@ -235,10 +236,7 @@ void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, co
 
 void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_git_commit_t *c) {
     unit_t *u = s->cur;
-    if (u->nitems == u->capitems) {
-        u->capitems = u->capitems ? 2 * u->capitems : 64;
-        u->items = cn_xrealloc(u->items, u->capitems * sizeof *u->items);
-    }
+    u->items = room(u->items, u->nitems, &u->capitems, sizeof *u->items);
     citem_t *it = &u->items[u->nitems++];
     memcpy(it->oid, oid, CN_DL_OID_LEN);
     it->c = c;
