@@ -48,9 +48,9 @@ static void test_edited_file_is_stored_as_deltas(void **state) {
     cn_download_stats_t st;
     expect_ok(f, NULL, &st);
     assert_int_equal(st.contents_new, VERSIONS + 2);
-    /* v0 whole, then chains of CN_BLOB_MAX_DEPTH deltas, each cut by a whole version */
-    uint64_t whole = (VERSIONS + 1 + CN_BLOB_MAX_DEPTH) / (CN_BLOB_MAX_DEPTH + 1);
-    assert_int_equal(st.contents_delta, VERSIONS + 1 - whole);
+    /* v0 whole, every later version a delta: past the depth cap a chain goes
+       on from its whole root (depth 1) instead of a whole copy */
+    assert_int_equal(st.contents_delta, VERSIONS);
     assert_int_equal(st.base_reads, 0); /* every base was still in the cache */
     /* Whole, each version costs ~9 KB compressed; a one-line delta a few dozen bytes. */
     assert_true(st.content_stored_bytes < st.content_bytes / 40);
@@ -85,8 +85,10 @@ static void test_update_deltas_against_an_earlier_jobs_content(void **state) {
     expect_ok(f, NULL, &st);
     assert_int_equal(st.commits_new, VERSIONS - 3 + 1);
     /* The first new versions of f and g are deltas on contents of the first
-       job, whose bytes come from git again: f v4..v40 and g, less two cuts. */
-    assert_int_equal(st.contents_delta, VERSIONS - 3 + 1 - 2);
+       job, whose bytes come from git again. That chain's root is the first
+       job's: at the cap (v17) f is stored whole once; past the next cap (v34)
+       it goes on from v17. So f v4..v40 and g, less one. */
+    assert_int_equal(st.contents_delta, VERSIONS - 3 + 1 - 1);
     assert_int_equal(st.base_reads, 2);
     check_every_version(f);
 }

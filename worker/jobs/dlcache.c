@@ -1,5 +1,5 @@
 /* dlcache.c: the download's base cache (dlstore.h): every content the job
-   stored, by oid, with its stored depth; the bytes of the newest ones up to a
+   stored, by oid, with its stored depth and chain root; the bytes of the newest ones up to a
    byte budget, dropped oldest first (a file's next version usually follows
    soon in a parents-first walk). Open addressing over an entry pool. One
    thread (the walk). */
@@ -12,7 +12,7 @@
 
 typedef struct {
     uint8_t oid[CN_DL_OID_LEN];
-    uint8_t depth;
+    cn_bcache_info_t info;
     cn_dlbuf_t *buf;
 } entry_t;
 
@@ -88,7 +88,8 @@ static void ring_push(cn_bcache_t *c, uint32_t idx) {
     c->ring[(c->rhead + c->rlen++) % c->rcap] = idx;
 }
 
-void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned depth, cn_dlbuf_t *buf) {
+void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], const cn_bcache_info_t *info,
+                   cn_dlbuf_t *buf) {
     if (2 * (c->n + 1) > c->nslot) rehash(c);
     uint32_t *s = find(c, oid);
     if (*s) return; /* stored once per job */
@@ -98,7 +99,7 @@ void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned de
     }
     entry_t *e = &c->e[c->n];
     memcpy(e->oid, oid, CN_DL_OID_LEN);
-    e->depth = (uint8_t)depth;
+    e->info = *info;
     e->buf = buf && buf->len <= c->max_bytes ? cn_dlbuf_ref(buf) : NULL;
     *s = (uint32_t)++c->n;
     if (e->buf) {
@@ -108,13 +109,13 @@ void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned de
     }
 }
 
-bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned *depth,
+bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], cn_bcache_info_t *info,
                    cn_dlbuf_t **buf) {
     if (!c->nslot) return false;
     uint32_t *s = find(c, oid);
     if (!*s) return false;
     const entry_t *e = &c->e[*s - 1];
-    *depth = e->depth;
+    *info = e->info;
     *buf = cn_dlbuf_ref(e->buf);
     return true;
 }

@@ -42,12 +42,21 @@ typedef struct cn_bcache cn_bcache_t;
 
 cn_bcache_t *cn_bcache_new(size_t max_bytes);
 void cn_bcache_free(cn_bcache_t **self_p);
-/* Remembers a content stored with depth; keeps a reference to buf (may be
-   NULL). The oldest bytes are dropped past max_bytes; depths stay. */
-void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned depth, cn_dlbuf_t *buf);
-/* True when oid was stored by this job: *depth, and *buf a new reference to
+/* How a content this job stored is stored. */
+typedef struct {
+    unsigned depth;              /* 0: whole */
+    bool has_root;               /* root is known: this job stored the whole one */
+    uint8_t root[CN_DL_OID_LEN]; /* the whole content its chain starts from */
+} cn_bcache_info_t;
+
+/* Remembers a content stored as *info; keeps a reference to buf (may be
+   NULL). The oldest bytes are dropped past max_bytes; the infos stay. */
+void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], const cn_bcache_info_t *info,
+                   cn_dlbuf_t *buf);
+/* True when oid was stored by this job: *info, and *buf a new reference to
    its bytes or NULL when they were dropped. */
-bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], unsigned *depth, cn_dlbuf_t **buf);
+bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], cn_bcache_info_t *info,
+                   cn_dlbuf_t **buf);
 
 /* ---- a commit's records (dlrecords.c, on the store thread) ---- */
 typedef struct {

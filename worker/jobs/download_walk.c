@@ -37,29 +37,51 @@ static void release_blob(void *blob) {
     cn_git_blob_free(blob);
 }
 
-/* The base to store oid's content against: the previous version of its path
-   (old), when this job or an earlier one stored it with its bytes and its
-   chain has room. Sets *base (a reference, maybe read from git again) and
-   *depth; false for no base. */
-static bool pick_base(cn_dl_t *dl, const cn_oid_t *old, cn_dlbuf_t **base, unsigned *depth) {
-    *base = NULL;
+/* The delta base of a content: *base_oid and its bytes *base (a reference,
+   maybe read from git again), and what the new content's entry will say. */
+typedef struct {
+    uint8_t base_oid[CN_DL_OID_LEN];
+    cn_dlbuf_t *base;
+    cn_bcache_info_t info; /* the new content's, once stored */
+} pick_t;
+
+/* The base to store a content against: the previous version of its path
+   (old), when this job or an earlier one stored it and its chain has room;
+   past the depth cap, the chain's whole root when this job stored it (a
+   two-link chain, not a whole copy). False: store it whole. */
+static bool pick_base(cn_dl_t *dl, const cn_oid_t *old, pick_t *p) {
+    p->base = NULL;
     if (!old) return false;
-    bool have = cn_bcache_get(dl->cache, old->id, depth, base);
-    if (!have) have = cn_repo_content_depth(dl->d->shard, old->id, depth) == 0;
-    if (!have || *depth + 1 > CN_BLOB_MAX_DEPTH) {
-        cn_dlbuf_unref(*base);
-        *base = NULL;
-        return false;
+    cn_bcache_info_t bi = {0};
+    bool have = cn_bcache_get(dl->cache, old->id, &bi, &p->base);
+    if (!have) have = cn_repo_content_depth(dl->d->shard, old->id, &bi.depth) == 0;
+    memcpy(p->base_oid, old->id, CN_DL_OID_LEN);
+    if (have && bi.depth + 1 > CN_BLOB_MAX_DEPTH) {
+        cn_dlbuf_unref(p->base);
+        p->base = NULL;
+        cn_bcache_info_t ri;
+        have = bi.has_root && cn_bcache_get(dl->cache, bi.root, &ri, &p->base) && ri.depth == 0;
+        memcpy(p->base_oid, bi.root, CN_DL_OID_LEN);
+        bi.depth = 0;
+        if (!have) {
+            cn_dlbuf_unref(p->base);
+            p->base = NULL;
+        }
     }
-    if (*base) return true;
+    if (!have) return false;
+    p->info = (cn_bcache_info_t){.depth = bi.depth + 1, .has_root = bi.has_root};
+    memcpy(p->info.root, bi.root, CN_DL_OID_LEN);
+    if (p->base) return true;
     cn_git_blob_t *blob = NULL;
     const void *data = NULL;
     size_t len = 0;
-    if (cn_git_blob_get(dl->g, old, &blob, &data, &len) < 0) {
+    cn_oid_t boid;
+    memcpy(boid.id, p->base_oid, CN_DL_OID_LEN);
+    if (cn_git_blob_get(dl->g, &boid, &blob, &data, &len) < 0) {
         cn_err_clear(); /* stored whole instead */
         return false;
     }
-    *base = cn_dlbuf_wrap(data, len, release_blob, blob);
+    p->base = cn_dlbuf_wrap(data, len, release_blob, blob);
     dl->st->base_reads++;
     return true;
 }
@@ -81,12 +103,16 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) 
     const void *data = NULL;
     size_t len = 0;
     if ((rc = cn_git_blob_get(dl->g, oid, &blob, &data, &len)) < 0) return rc;
-    cn_dlbuf_t *buf = cn_dlbuf_wrap(data, len, release_blob, blob), *base = NULL;
-    unsigned depth = 0;
-    bool delta = pick_base(dl, old, &base, &depth);
-    cn_dlstore_content(dl->store, oid->id, buf, delta ? old->id : NULL, base, depth);
-    cn_bcache_put(dl->cache, oid->id, delta ? depth + 1 : 0, buf);
-    cn_dlbuf_unref(base);
+    cn_dlbuf_t *buf = cn_dlbuf_wrap(data, len, release_blob, blob);
+    pick_t p = {0};
+    bool delta = pick_base(dl, old, &p);
+    if (!delta) { /* whole: the root of its own chain */
+        p.info = (cn_bcache_info_t){.depth = 0, .has_root = true};
+        memcpy(p.info.root, oid->id, CN_DL_OID_LEN);
+    }
+    cn_dlstore_content(dl->store, oid->id, buf, delta ? p.base_oid : NULL, p.base, p.info.depth - delta);
+    cn_bcache_put(dl->cache, oid->id, &p.info, buf);
+    cn_dlbuf_unref(p.base);
     cn_dlbuf_unref(buf);
     dl->st->contents_new++;
     dl->st->contents_delta += delta;
