@@ -16,6 +16,7 @@
 #include "hash.h"
 #include "merge.h"
 #include "repo.h"
+#include "shard_fx.h"
 #include "shard_int.h"
 
 #include <stdio.h>
@@ -25,27 +26,6 @@
 
 #define NVER 20
 #define FILE_LEN 100000
-
-static int in_dir(void **state) {
-    (void)state;
-    char tmpl[] = "tXXXXXX";
-    if (!mkdtemp(tmpl) || chdir(tmpl) != 0) return -1;
-    return 0;
-}
-
-static int out_dir(void **state) {
-    (void)state;
-    return chdir("..");
-}
-
-static cn_shard_t *open_w(const char *dir) {
-    cn_shard_opts_t o = {.create = true, .worker = "test"};
-    cn_shard_t *s = NULL;
-    int rc = cn_shard_open(dir, &o, &s);
-    if (rc) fprintf(stderr, "open %s: %s\n", dir, cn_err_detail());
-    assert_int_equal(rc, 0);
-    return s;
-}
 
 static void oid(uint8_t out[20], const char *seed, int i) {
     char buf[64];
@@ -105,7 +85,7 @@ static size_t stored_len(cn_shard_t *s, const uint8_t id[20]) {
 
 static void test_chain_of_versions_reads_back_small_and_capped(void **state) {
     (void)state;
-    cn_shard_t *s = open_w("s");
+    cn_shard_t *s = open_writer("s");
     char *ver[NVER];
     uint8_t id[NVER][20];
     uint64_t seed = 42;
@@ -187,7 +167,7 @@ static void assert_corrupt_naming(cn_shard_t *s, const uint8_t key[20], const ui
 
 static void test_missing_or_corrupt_base_is_corrupt_naming_it(void **state) {
     (void)state;
-    cn_shard_t *s = open_w("s");
+    cn_shard_t *s = open_writer("s");
     char a[4000], c[4000];
     make_text(a, sizeof a, 1);
     memcpy(c, a, sizeof a);
@@ -235,7 +215,7 @@ static void raw_delta(cn_batch_t *b, const uint8_t key[20], unsigned depth, cons
 
 static void test_cycles_and_overlong_chains_are_corrupt_and_merged_chains_read(void **state) {
     (void)state;
-    cn_shard_t *s = open_w("s");
+    cn_shard_t *s = open_writer("s");
     uint8_t x[20], y[20], k[70][20];
     oid(x, "x", 0);
     oid(y, "y", 0);
@@ -273,7 +253,7 @@ static void test_cycles_and_overlong_chains_are_corrupt_and_merged_chains_read(v
 
 static void test_depth_of_missing_garbage_and_sizeless_contents(void **state) {
     (void)state;
-    cn_shard_t *s = open_w("s");
+    cn_shard_t *s = open_writer("s");
     uint8_t big[20], junk[20], none[20], shortd[20];
     oid(big, "big", 0);
     oid(junk, "junk", 0);
@@ -366,7 +346,7 @@ static void test_opposite_bases_merge_without_a_cycle(void **state) {
     }
     const char *dirs[] = {"shards/a", "shards/b"};
     for (int sh = 0; sh < 2; sh++) {
-        cn_shard_t *s = open_w(dirs[sh]);
+        cn_shard_t *s = open_writer(dirs[sh]);
         int o[3] = {2, 1, 0}; /* a: z, y, x */
         if (sh == 1) o[0] = 0, o[2] = 2;
         cn_batch_t *b = cn_batch_new();
@@ -444,7 +424,7 @@ static void test_understated_depths_are_raised_so_a_merge_has_no_cycle(void **st
     oid(q, "q", 0);
     const char *dirs[] = {"shards/a", "shards/b"};
     for (int sh = 0; sh < 2; sh++) {
-        cn_shard_t *s = open_w(dirs[sh]);
+        cn_shard_t *s = open_writer(dirs[sh]);
         const uint8_t *deep = sh == 0 ? y : x, *other = sh == 0 ? x : y;
         const char *deep_v = sh == 0 ? v[6] : v[5], *other_v = sh == 0 ? v[5] : v[6];
         put_chain(s, sh == 0 ? "a" : "b", deep, deep_v, v);
@@ -496,7 +476,7 @@ static void test_delta_on_a_deeper_merged_base_is_rebuilt_whole(void **state) {
         oid(id[i], "g", i);
     }
     const char *dirs[] = {"shards/b", "shards/a"};
-    cn_shard_t *s = open_w(dirs[0]);
+    cn_shard_t *s = open_writer(dirs[0]);
     cn_batch_t *b = cn_batch_new();
     cn_repo_put_content(b, id[0], v[0], sizeof v[0]);
     cn_repo_put_content_delta(b, id[1], v[1], sizeof v[1], id[0], v[0], sizeof v[0], 0);
@@ -504,7 +484,7 @@ static void test_delta_on_a_deeper_merged_base_is_rebuilt_whole(void **state) {
     assert_int_equal(cn_shard_append(s, b, false), 0);
     cn_shard_close(&s);
     merge(dirs, 1);
-    s = open_w(dirs[1]);
+    s = open_writer(dirs[1]);
     cn_repo_put_content(b, id[2], v[2], sizeof v[2]);
     cn_repo_put_content_delta(b, id[3], v[3], sizeof v[3], id[2], v[2], sizeof v[2], 0);
     assert_int_equal(cn_shard_append(s, b, false), 0);

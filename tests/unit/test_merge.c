@@ -16,32 +16,13 @@
 #include "journal.h"
 #include "merge.h"
 #include "repo.h"
+#include "shard_fx.h"
 #include "scanidx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-/* Each test in a fresh directory of its own. */
-static int in_dir(void **state) {
-    (void)state;
-    char tmpl[] = "tXXXXXX";
-    if (!mkdtemp(tmpl) || chdir(tmpl) != 0) return -1;
-    return 0;
-}
-
-static int out_dir(void **state) {
-    (void)state;
-    return chdir("..");
-}
-
-static cn_shard_t *open_w(const char *dir) {
-    cn_shard_opts_t o = {.create = true, .worker = "test"};
-    cn_shard_t *s = NULL;
-    assert_int_equal(cn_shard_open(dir, &o, &s), 0);
-    return s;
-}
 
 static void oid(uint8_t out[20], const char *seed) {
     uint8_t h[32];
@@ -79,18 +60,7 @@ static void download(cn_shard_t *s, uint64_t job, uint64_t lease, uint64_t proje
         snprintf(seed, sizeof seed, "%s%d", prefix, n - 1);
         uint8_t head[20];
         oid(head, seed);
-        Canopy__Ref r = CANOPY__REF__INIT;
-        r.name = (ProtobufCBinaryData){15, (uint8_t *)"refs/heads/main"};
-        r.oid = (ProtobufCBinaryData){20, head};
-        Canopy__Ref *rp = &r;
-        Canopy__Heads h = CANOPY__HEADS__INIT;
-        h.project_id = project;
-        h.n_ref = 1;
-        h.ref = &rp;
-        h.job_id = job;
-        h.lease_seq = lease;
-        h.at_ms = 1000 * lease;
-        cn_repo_put_heads(b, &h);
+        put_main_head(b, project, job, lease, head);
         Canopy__ProjectLog l = CANOPY__PROJECT_LOG__INIT;
         l.project_id = project;
         l.kind = CANOPY__LOG_KIND__LOG_OK;
@@ -189,7 +159,7 @@ static bool has_problem(const cn_merge_report_t *r, uint64_t job, const char *is
    fenced attempt of job 3 (lease 30; lease 31 committed on w1) and a job killed
    before its commit (job 4). */
 static void make_cluster(void) {
-    cn_shard_t *w1 = open_w("shards/w1"), *w2 = open_w("shards/w2");
+    cn_shard_t *w1 = open_writer("shards/w1"), *w2 = open_writer("shards/w2");
     download(w1, 1, 10, 5, "c", 3, true);
     scan(w1, "host:/data", 6, 12, 5000, true);
     download(w2, 2, 20, 5, "c", 5, true);
@@ -324,7 +294,7 @@ static void test_merge_orders_scan_journals_and_indexes_them(void **state) {
 
 static void test_merge_is_incremental_and_a_higher_lease_supersedes(void **state) {
     (void)state;
-    cn_shard_t *w1 = open_w("shards/w1"), *w2 = open_w("shards/w2");
+    cn_shard_t *w1 = open_writer("shards/w1"), *w2 = open_writer("shards/w2");
     download(w1, 1, 10, 5, "c", 3, true);
     download(w2, 2, 20, 6, "d", 2, true);
     cn_merge_report_t *r = merge(".", NULL, 0);
@@ -373,7 +343,7 @@ static void merge_inc_midway(void) {
    result equals a fresh merge that reads every shard whole. */
 static void test_merge_reads_a_moved_shard_from_its_feed(void **state) {
     (void)state;
-    cn_shard_t *big = open_w("shards/big"), *small = open_w("shards/small");
+    cn_shard_t *big = open_writer("shards/big"), *small = open_writer("shards/small");
     for (int j = 0; j < 20; j++) {
         char prefix[16];
         snprintf(prefix, sizeof prefix, "b%d_", j);
@@ -480,7 +450,7 @@ static void test_merge_of_a_copied_shard_adds_nothing(void **state) {
 
 static void test_merge_keeps_the_highest_version(void **state) {
     (void)state;
-    cn_shard_t *w1 = open_w("shards/w1"), *w2 = open_w("shards/w2");
+    cn_shard_t *w1 = open_writer("shards/w1"), *w2 = open_writer("shards/w2");
     put_chunk(w1, 1, 10, 100, 1);
     put_chunk(w2, 2, 11, 100, 3);
     put_chunk(w1, 3, 12, 100, 2);

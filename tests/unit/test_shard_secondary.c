@@ -25,15 +25,8 @@
 #include "repo.h"
 #include "rocks.h"
 #include "shard.h"
+#include "shard_fx.h"
 #include "shard_int.h"
-
-static cn_shard_t *open_writer(const char *dir) {
-    cn_shard_opts_t o = {.create = true, .worker = "w"};
-    cn_shard_t *s = NULL;
-    int rc = cn_shard_open(dir, &o, &s);
-    if (rc) fail_msg("open %s: %s", dir, cn_err_detail());
-    return s;
-}
 
 static cn_shard_t *open_secondary(const char *dir, const char *sec) {
     cn_shard_opts_t o = {.secondary_dir = sec};
@@ -166,19 +159,8 @@ static void test_catch_up_is_a_noop_for_writers_and_read_only_opens(void **state
 static void put_heads(cn_shard_t *s, uint64_t project, uint64_t lease) {
     uint8_t oid[20];
     memset(oid, (int)lease, sizeof oid);
-    Canopy__Ref ref = CANOPY__REF__INIT;
-    ref.name = (ProtobufCBinaryData){15, (uint8_t *)"refs/heads/main"};
-    ref.oid = (ProtobufCBinaryData){20, oid};
-    Canopy__Ref *rp = &ref;
-    Canopy__Heads h = CANOPY__HEADS__INIT;
-    h.project_id = project;
-    h.n_ref = 1;
-    h.ref = &rp;
-    h.job_id = lease;
-    h.lease_seq = lease;
-    h.at_ms = 1000 * lease;
     cn_batch_t *b = cn_batch_new();
-    cn_repo_put_heads(b, &h);
+    put_main_head(b, project, lease, lease, oid);
     cn_job_commit_t c = {
         .job_id = lease, .attempt = 1, .lease_seq = lease, .kind = "download", .key_id = project};
     assert_int_equal(cn_shard_commit_job(s, b, &c), 0);
