@@ -149,12 +149,6 @@ static op_t *kept_put(cn_batch_t *b, const size_t *first, size_t u, const bool *
     return NULL;
 }
 
-static int value_depth(const uint8_t *v, size_t vl) {
-    cn_blob_delta_t d = {0};
-    if (vl >= 1 && (v[0] == CN_BLOB_HASHED || v[0] == CN_BLOB_KEYED)) return 0;
-    return vl >= 1 && v[0] == CN_BLOB_DELTA && cn_blob_parse_delta(v, vl, &d) == 0 ? (int)d.depth : -1;
-}
-
 /* A blob delta's depth must be above its base's as stored (storage/MERGE.md,
    "Delta blobs"): a writer that counted from its own queue understates it when
    the base's key was already stored with another encoding (its put of the base
@@ -192,8 +186,8 @@ static int fix_delta_depths(cn_shard_t *s, cn_batch_t *b, const size_t *first, s
         uint8_t *v = b->data.data + o->off + o->klen;
         if (cn_blob_parse_delta(v, o->vlen, &d) < 0) continue;
         const op_t *base = kept_put(b, first, u, keep, d.base_key, d.base_klen);
-        int bd = base       ? value_depth(op_val(b, base), base->vlen)
-                 : found[i] ? value_depth(vals[i].data, vals[i].len)
+        int bd = base       ? cn_blob_value_depth(op_val(b, base), base->vlen)
+                 : found[i] ? cn_blob_value_depth(vals[i].data, vals[i].len)
                             : -1;
         if (bd >= (int)d.depth) v[1] = (uint8_t)CN_MIN(bd + 1, 255);
     }

@@ -43,7 +43,7 @@ void cn_blob_put_delta(cn_batch_t *b, const void *key, size_t klen, const void *
                        unsigned base_depth) {
     bool whole = !key || !base_key || base_depth >= CN_BLOB_MAX_DEPTH || base_klen == 0 || base_klen > 255 ||
                  base_n > CN_ZSTD_REF_MAX || (klen == base_klen && memcmp(key, base_key, klen) == 0);
-    cn_buf_t v = {0};
+    cn_buf_t v = {0}, w = {0};
     if (!whole) {
         cn_buf_putc(&v, CN_BLOB_DELTA);
         cn_buf_putc(&v, (uint8_t)(base_depth + 1));
@@ -53,16 +53,19 @@ void cn_blob_put_delta(cn_batch_t *b, const void *key, size_t klen, const void *
         whole = cn_zstd_compress_ref(data, n, DELTA_LEVEL, base, base_n, &v) < 0;
         /* A delta that saved little (a rewritten or binary file): a whole frame
            that is no larger is better, it hangs on no base. */
-        if (!whole && v.len - head > n / 2 + 64) {
-            cn_buf_t w = {0};
-            whole = cn_zstd_compress(data, n, CN_ZSTD_LEVEL, &w) == 0 && w.len <= v.len - head;
+        if (!whole && v.len - head > n / 2 + 64 && cn_blob_encode_whole(CN_BLOB_KEYED, data, n, &w) == 0 &&
+            w.len - 1 <= v.len - head) {
+            cn_batch_put(b, CN_CF_BLOBS, key, klen, w.data, w.len); /* made already */
             cn_buf_free(&w);
+            cn_buf_free(&v);
+            return;
         }
     }
     if (whole)
         cn_blob_put(b, key, klen, data, n, NULL);
     else
         cn_batch_put(b, CN_CF_BLOBS, key, klen, v.data, v.len);
+    cn_buf_free(&w);
     cn_buf_free(&v);
 }
 
@@ -105,16 +108,19 @@ int cn_blob_decode_delta(const uint8_t *v, size_t vl, const void *base, size_t b
     return rc;
 }
 
+int cn_blob_value_depth(const uint8_t *v, size_t vl) {
+    if (vl >= 1 && (v[0] == CN_BLOB_HASHED || v[0] == CN_BLOB_KEYED)) return 0;
+    cn_blob_delta_t d = {0};
+    int rc = cn_blob_parse_delta(v, vl, &d);
+    return rc < 0 ? rc : (int)d.depth;
+}
+
 int cn_blob_depth(cn_shard_t *s, const void *key, size_t klen, unsigned *depth) {
     cn_buf_t v = {0};
     int rc = cn_shard_get(s, CN_CF_BLOBS, key, klen, &v);
-    cn_blob_delta_t d = {0};
-    if (rc < 0) {
-        /* the caller's key: nothing to add */
-    } else if (v.len >= 1 && (v.data[0] == CN_BLOB_HASHED || v.data[0] == CN_BLOB_KEYED)) {
-        *depth = 0;
-    } else if ((rc = cn_blob_parse_delta(v.data, v.len, &d)) == 0) {
-        *depth = d.depth;
+    if (rc == 0 && (rc = cn_blob_value_depth(v.data, v.len)) >= 0) {
+        *depth = (unsigned)rc;
+        rc = 0;
     }
     cn_buf_free(&v);
     return rc;

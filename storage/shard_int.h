@@ -81,6 +81,8 @@ typedef struct {
     size_t frame_len;
 } cn_blob_delta_t;
 int cn_blob_parse_delta(const uint8_t *v, size_t vl, cn_blob_delta_t *d);
+/* The depth a stored blob value says (0: whole), or CN_ECORRUPT. */
+int cn_blob_value_depth(const uint8_t *v, size_t vl);
 /* Decodes a delta value with its base's bytes into out, at most max bytes.
    Never trusts its input (fuzzed). */
 int cn_blob_decode_delta(const uint8_t *v, size_t vl, const void *base, size_t base_n, size_t max,
