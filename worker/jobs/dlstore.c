@@ -14,18 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-cn_dlbuf_t *cn_dlbuf_new(const void *data, size_t len) {
-    cn_dlbuf_t *b = cn_xmalloc(sizeof *b + (len ? len : 1));
-    uint8_t *copy = (uint8_t *)(b + 1);
-    if (len) memcpy(copy, data, len);
-    atomic_init(&b->refs, 1);
-    b->len = len;
-    b->data = copy;
-    b->release = NULL;
-    b->owner = NULL;
-    return b;
-}
-
 cn_dlbuf_t *cn_dlbuf_wrap(const void *data, size_t len, void (*release)(void *owner), void *owner) {
     cn_dlbuf_t *b = cn_xmalloc(sizeof *b);
     atomic_init(&b->refs, 1);
@@ -43,9 +31,13 @@ cn_dlbuf_t *cn_dlbuf_ref(cn_dlbuf_t *b) {
 
 void cn_dlbuf_unref(cn_dlbuf_t *b) {
     if (!b || atomic_fetch_sub_explicit(&b->refs, 1, memory_order_acq_rel) != 1) return;
-    if (b->release) b->release(b->owner);
+    b->release(b->owner);
     free(b);
 }
+
+/* A unit is handed to the thread at this size (cn_dlstore_full). */
+#define UNIT_COMMITS 500u
+#define UNIT_BYTES (8u << 20)
 
 typedef struct {
     uint8_t oid[CN_DL_OID_LEN], base_oid[CN_DL_OID_LEN];
@@ -251,12 +243,12 @@ void cn_dlstore_drop_changes(cn_dlstore_t *s) {
     u->nchg = u->committed;
 }
 
-size_t cn_dlstore_pending(const cn_dlstore_t *s) {
+bool cn_dlstore_full(const cn_dlstore_t *s) {
     const unit_t *u = s->cur;
     /* records to build: about 60 bytes a change and 300 a commit, plus paths */
-    return cn_batch_bytes(u->b) + u->raw + u->paths.len + 60 * u->nchg + 300 * u->nitems;
+    size_t bytes = cn_batch_bytes(u->b) + u->raw + u->paths.len + 60 * u->nchg + 300 * u->nitems;
+    return u->nitems >= UNIT_COMMITS || bytes > UNIT_BYTES;
 }
-
 /* The thread's error, raised again on the calling thread. */
 static int thread_err(cn_dlstore_t *s) {
     return s->err ? cn_err(s->err, "%s", s->detail) : 0;

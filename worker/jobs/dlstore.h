@@ -20,17 +20,16 @@
 
 #define CN_DL_OID_LEN 20
 
-/* Shared, immutable bytes (a file's content), released with the last
-   reference: a copy, or bytes another object owns (a git blob, read once). */
+/* Shared, immutable bytes (a file's content) that another object owns (a git
+   blob, read once), released with the last reference. */
 typedef struct {
     atomic_uint refs;
     size_t len;
     const uint8_t *data;
-    void (*release)(void *owner); /* NULL: data is the copy that follows */
+    void (*release)(void *owner);
     void *owner;
 } cn_dlbuf_t;
 
-cn_dlbuf_t *cn_dlbuf_new(const void *data, size_t len);
 /* Wraps data owned by owner; release(owner) runs with the last reference, on
    whichever thread drops it. */
 cn_dlbuf_t *cn_dlbuf_wrap(const void *data, size_t len, void (*release)(void *owner), void *owner);
@@ -103,8 +102,9 @@ void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, co
 void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_git_commit_t *c);
 /* Forgets the changes queued since the last commit (a commit not stored). */
 void cn_dlstore_drop_changes(cn_dlstore_t *s);
-/* Bytes the current unit holds (records, changes and raw contents). */
-size_t cn_dlstore_pending(const cn_dlstore_t *s);
+/* True when the current unit is big enough to hand over: 500 commits, or
+   8 MiB of records, changes and raw contents. */
+bool cn_dlstore_full(const cn_dlstore_t *s);
 /* Hands the current unit over and starts a new one; blocks while too much is
    in flight. Returns the thread's first error (with its detail), if any. */
 int cn_dlstore_flush(cn_dlstore_t *s);

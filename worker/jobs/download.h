@@ -72,7 +72,6 @@ typedef struct {
     const cn_download_t *d;
     cn_download_stats_t *st;
     cn_git_t *g;
-    cn_batch_t *b;             /* content-addressed records: the store's current unit */
     cn_dlstore_t *store;       /* the second thread: compresses contents, appends */
     cn_bcache_t *cache;        /* contents stored by this job: depths, recent bytes */
     cn_keyset_t blobs;         /* looked at by this job */
@@ -87,8 +86,6 @@ typedef struct {
 
 /* Stores every commit of oids[0..n) (parents first) that the shard lacks. */
 int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n);
-/* Appends what is queued in dl->b to the shard (not synced). */
-int cn_dl_flush(cn_dl_t *dl);
 /* Stops the store thread (what it has not appended is dropped) and drops the
    base cache: both hold git blobs, so this comes before the mirror closes. */
 void cn_dl_stop_store(cn_dl_t *dl);

@@ -14,10 +14,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Appends happen at least this often, so that an attempt that is killed leaves
-   its work for the next one (which skips stored commits). */
-#define FLUSH_BYTES (8u << 20) /* records and raw contents of one unit */
-#define FLUSH_COMMITS 500u
 #define GITLINK_MODE 0160000u
 /* Raw contents handed to the store thread and not appended yet, at most. */
 #define DL_INFLIGHT_BYTES (64u << 20)
@@ -95,7 +91,7 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) 
     int rc = cn_git_blob_size(dl->g, oid, &size);
     if (rc < 0) return rc;
     if (size > dl->max_file) {
-        cn_repo_put_content_info(dl->b, oid->id, size);
+        cn_repo_put_content_info(cn_dlstore_batch(dl->store), oid->id, size);
         dl->st->contents_too_big++;
         return 0;
     }
@@ -188,15 +184,9 @@ static int store_one(cn_dl_t *dl, const cn_oid_t *oid) {
         if (rc == 0) cn_keyset_add(&dl->bad, oid);
     }
     cn_git_commit_free(c);
-    if (rc == 0 && (cn_dlstore_pending(dl->store) > FLUSH_BYTES || dl->st->commits_new % FLUSH_COMMITS == 0))
-        rc = cn_dl_flush(dl);
-    return rc;
-}
-
-/* Hands what is queued to the store thread (appended in order, not synced). */
-int cn_dl_flush(cn_dl_t *dl) {
-    int rc = cn_dlstore_flush(dl->store);
-    dl->b = cn_dlstore_batch(dl->store);
+    /* Handed over (appended in order, not synced) often enough that a killed
+       attempt leaves its work for the next one, which skips stored commits. */
+    if (rc == 0 && cn_dlstore_full(dl->store)) rc = cn_dlstore_flush(dl->store);
     return rc;
 }
 
@@ -210,7 +200,6 @@ int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n) {
     const cn_download_t *d = dl->d;
     int rc = cn_dlstore_start(d->shard, DL_INFLIGHT_BYTES, &dl->store);
     if (rc < 0) return rc;
-    dl->b = cn_dlstore_batch(dl->store);
     dl->cache = cn_bcache_new(d->cache_bytes ? d->cache_bytes : DL_CACHE_BYTES);
     uint64_t last_report = 0;
     for (size_t i = 0; i < n; i++) {
@@ -228,7 +217,6 @@ int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n) {
     report(d, dl, n, n);
     cn_dlstore_stats_t ss = {0};
     rc = cn_dlstore_finish(dl->store, &ss);
-    dl->b = cn_dlstore_batch(dl->store);
     dl->st->content_stored_bytes = ss.stored_bytes;
     dl->st->paths_new = ss.paths_new;
     dl->st->users_new = ss.users_new;
@@ -238,7 +226,6 @@ int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n) {
 void cn_dl_stop_store(cn_dl_t *dl) {
     cn_dlstore_free(&dl->store); /* first: its thread may still use cached bytes */
     cn_bcache_free(&dl->cache);
-    dl->b = NULL;
 }
 
 void cn_dl_free(cn_dl_t *dl) {

@@ -18,8 +18,8 @@ static bool merge_stop(void *arg) {
 }
 
 static int merge_run(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len) {
-    Canopy__MergeSpec *s = canopy__merge_spec__unpack(NULL, spec_len, spec);
-    if (!s)
+    Canopy__MergeSpec *s = NULL;
+    if (cn_rec_unpack(&canopy__merge_spec__descriptor, spec, spec_len, (ProtobufCMessage **)&s) < 0)
         return cn_job_fail(ctx, CN_EINVAL, true, "merge: the spec (%zu bytes) is not a MergeSpec", spec_len);
     const char *data = s->data_dir && s->data_dir[0] ? s->data_dir : cn_job_data_dir(ctx);
     cn_merge_opts_t o = {.data_dir = data, .threads = 2, .stop = merge_stop, .stop_arg = ctx};
@@ -43,7 +43,7 @@ static int merge_run(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len) {
         cn_job_progress(ctx, 1, 1, "merges");
         cn_merge_report_free(&rep);
     }
-    canopy__merge_spec__free_unpacked(s, NULL);
+    cn_rec_free(&s->base);
     return rc;
 }
 

@@ -188,8 +188,8 @@ static int scan_tree(cn_job_ctx_t *ctx, const Canopy__ScanSpec *sp, const char *
 }
 
 static int scan_run(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len) {
-    Canopy__ScanSpec *sp = canopy__scan_spec__unpack(NULL, spec_len, spec);
-    if (!sp)
+    Canopy__ScanSpec *sp = NULL;
+    if (cn_rec_unpack(&canopy__scan_spec__descriptor, spec, spec_len, (ProtobufCMessage **)&sp) < 0)
         return cn_job_fail(ctx, CN_EINVAL, true, "scan: the spec (%zu bytes) is not a ScanSpec", spec_len);
     int rc;
     char *space = NULL;
@@ -207,7 +207,7 @@ static int scan_run(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len) {
         rc = scan_tree(ctx, sp, space);
     }
     free(space);
-    canopy__scan_spec__free_unpacked(sp, NULL);
+    cn_rec_free(&sp->base);
     return rc;
 }
 
