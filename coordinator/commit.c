@@ -112,11 +112,6 @@ bool cn_queue_flying(const cn_queue_t *q) {
     return q->flying;
 }
 
-static int cmp_job_id(const void *a, const void *b) {
-    uint64_t x = (*(cn_qjob_t *const *)a)->id, y = (*(cn_qjob_t *const *)b)->id;
-    return x < y ? -1 : x > y;
-}
-
 /* A job that got a record of its own leaves its submit batch; the batch goes
    when no job is left in it (in the same write). */
 static void batch_release(cn_queue_t *q, cn_qjob_t *j) {
@@ -133,23 +128,17 @@ static void batch_release(cn_queue_t *q, cn_qjob_t *j) {
 }
 
 /* The turn's new jobs that are still queued: one entry for all of them (a
-   JobInfoReply used as a list of jobs), keyed by the first id. */
-static void put_batch(cn_queue_t *q, size_t n) {
+   JobInfoReply used as a list of jobs), keyed by the first (smallest) id. */
+static void put_batch(cn_queue_t *q, size_t n, uint64_t key) {
     Canopy__JobInfoReply list = CANOPY__JOB_INFO_REPLY__INIT;
     list.job = q->fresh;
     list.n_job = n;
-    uint64_t key = q->fresh[0]->id; /* sorted: the smallest */
     uint8_t k[8];
     cn_put_be64(k, key);
     cn_buf_reset(&q->scratch);
     cn_rec_pack(&list.base, &q->scratch);
     cn_rocks_batch_put(q->stage.batch, q->db, CF_BATCHES, k, 8, q->scratch.data, q->scratch.len);
     cn_u64map_put(&q->batches, key, (void *)(uintptr_t)n);
-    for (size_t i = 0; i < n; i++) {
-        cn_qjob_t *j = cn_u64map_get(&q->jobs, q->fresh[i]->id);
-        j->fresh = false;
-        j->batch_key = key;
-    }
 }
 
 /* Packs the dirty records into the staged batch, in key order (RocksDB's
@@ -164,8 +153,9 @@ static void pack_dirty(cn_queue_t *q) {
     }
     nd = 0;
     for (cn_qjob_t *j = q->dirty; j; j = j->next_dirty) q->sorted[nd++] = j;
-    if (nd) qsort(q->sorted, nd, sizeof *q->sorted, cmp_job_id);
+    if (nd) qsort(q->sorted, nd, sizeof *q->sorted, cn_q_cmp_id);
     size_t nfresh = 0;
+    uint64_t key = 0; /* the batch entry of the fresh jobs: the first one's id */
     if (nd > q->capfresh) {
         q->capfresh = nd * 2;
         q->fresh = cn_xrealloc(q->fresh, q->capfresh * sizeof *q->fresh);
@@ -175,7 +165,10 @@ static void pack_dirty(cn_queue_t *q) {
         j->next_dirty = NULL;
         j->dirty = false;
         if (j->fresh && j->rec->state == CANOPY__JOB_STATE__QUEUED) {
+            if (!nfresh) key = j->id;    /* sorted: the smallest */
             q->fresh[nfresh++] = j->rec; /* stored with its batch, below */
+            j->fresh = false;
+            j->batch_key = key;
             continue;
         }
         j->fresh = false;
@@ -187,7 +180,7 @@ static void pack_dirty(cn_queue_t *q) {
         if (j->batch_key) batch_release(q, j);
     }
     q->dirty = NULL;
-    if (nfresh) put_batch(q, nfresh);
+    if (nfresh) put_batch(q, nfresh, key);
     if (q->meta_dirty) {
         cn_q_put_meta(q, "next_job_id", q->next_id);
         cn_q_put_meta(q, "lease_seq", q->lease_seq);

@@ -94,8 +94,7 @@ void cn_leases_heartbeat(cn_leases_t *L, const cn_peer_t *peer, const Canopy__He
         const Canopy__Progress *p = hb->progress[i];
         cn_qjob_t *j = cn_queue_find(L->q, p->job_id);
         if (j && j->place == CN_QP_LEASED && j->rec->lease_seq == p->lease_seq) {
-            cn_queue_progress_bytes(L->q, j, p->bytes_done, p->bytes_total);
-            cn_queue_progress(L->q, j, p->done, p->total, p->unit);
+            cn_queue_progress(L->q, j, p);
         }
     }
     size_t n;

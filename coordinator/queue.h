@@ -101,11 +101,9 @@ void cn_queue_end(cn_queue_t *q, cn_qjob_t *j, enum cn_qend how, int code, const
 int cn_queue_result(cn_queue_t *q, const Canopy__Result *r, uint64_t now);
 /* True when a result for (job_id, lease_seq) was accepted before. */
 bool cn_queue_lease_accepted(cn_queue_t *q, uint64_t job_id, uint64_t lease_seq);
-/* Progress of a leased job: LEASED -> RUNNING on the first report. */
-void cn_queue_progress(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t total, const char *unit);
-/* Bytes handled and expected (0: not known) of a leased job, kept beside its
-   progress; call before cn_queue_progress so the RUNNING event carries them. */
-void cn_queue_progress_bytes(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t total);
+/* Progress of a leased job (units done/total, bytes done/total, 0: not
+   known) as a heartbeat reports it: LEASED -> RUNNING on the first report. */
+void cn_queue_progress(cn_queue_t *q, cn_qjob_t *j, const Canopy__Progress *p);
 /* Control: cancel (queued: at once; leased: cancel_requested) and retry
    (dead/failed/cancelled -> queued, fresh attempt budget). */
 int cn_queue_cancel(cn_queue_t *q, uint64_t id, uint64_t now);

@@ -438,21 +438,17 @@ bool cn_queue_lease_accepted(cn_queue_t *q, uint64_t job_id, uint64_t lease_seq)
     return ok;
 }
 
-void cn_queue_progress(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t total, const char *unit) {
+void cn_queue_progress(cn_queue_t *q, cn_qjob_t *j, const Canopy__Progress *p) {
     if (j->place != CN_QP_LEASED) return;
     Canopy__Job *r = j->rec;
-    r->progress_done = done;
-    r->progress_total = total;
-    if (unit && strcmp(unit, r->progress_unit ? r->progress_unit : "") != 0)
-        cn_q_set_str(&r->progress_unit, unit);
+    r->progress_done = p->done;
+    r->progress_total = p->total;
+    r->progress_bytes_done = p->bytes_done;
+    r->progress_bytes_total = p->bytes_total;
+    if (p->unit && strcmp(p->unit, r->progress_unit ? r->progress_unit : "") != 0)
+        cn_q_set_str(&r->progress_unit, p->unit);
+    /* after the fields: the RUNNING event carries them */
     if (r->state == CANOPY__JOB_STATE__LEASED) cn_q_set_state(q, j, CANOPY__JOB_STATE__RUNNING);
-}
-
-void cn_queue_progress_bytes(cn_queue_t *q, cn_qjob_t *j, uint64_t done, uint64_t total) {
-    (void)q;
-    if (j->place != CN_QP_LEASED) return;
-    j->rec->progress_bytes_done = done;
-    j->rec->progress_bytes_total = total;
 }
 
 int cn_queue_cancel(cn_queue_t *q, uint64_t id, uint64_t now) {

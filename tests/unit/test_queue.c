@@ -294,8 +294,13 @@ static void test_progress_bytes_kept_while_leased_cleared_on_release(void **stat
     uint64_t a = submit(q, "download", (spec_t){0}, NULL);
     assert_int_equal(lease(q, T0), a);
     cn_qjob_t *j = cn_queue_find(q, a);
-    cn_queue_progress_bytes(q, j, 45200000, 310000000);
-    cn_queue_progress(q, j, 1200, 19252, "commits");
+    Canopy__Progress p = {.base = PROTOBUF_C_MESSAGE_INIT(&canopy__progress__descriptor),
+                          .done = 1200,
+                          .total = 19252,
+                          .unit = (char *)"commits"};
+    p.bytes_done = 45200000;
+    p.bytes_total = 310000000;
+    cn_queue_progress(q, j, &p);
     /* The event of LEASED -> RUNNING already carries the bytes. */
     assert_int_equal(seen.state, CANOPY__JOB_STATE__RUNNING);
     assert_int_equal(seen.bytes_done, 45200000);
@@ -310,10 +315,13 @@ static void test_progress_bytes_kept_while_leased_cleared_on_release(void **stat
     assert_int_equal(j->rec->progress_bytes_done, 0);
     assert_int_equal(j->rec->progress_bytes_total, 0);
     /* Bytes with an unknown total, and a job no longer leased is left alone. */
-    cn_queue_progress_bytes(q, j, 777, 0);
+    p = (Canopy__Progress){.base = PROTOBUF_C_MESSAGE_INIT(&canopy__progress__descriptor), .bytes_done = 777};
+    cn_queue_progress(q, j, &p);
     assert_int_equal(j->rec->progress_bytes_done, 777);
     assert_int_equal(result(q, a, CANOPY__OUTCOME__OK, T0), 1);
-    cn_queue_progress_bytes(q, j, 999, 1000);
+    p.bytes_done = 999;
+    p.bytes_total = 1000;
+    cn_queue_progress(q, j, &p);
     assert_int_equal(j->rec->progress_bytes_done, 777);
     assert_int_equal(j->rec->progress_bytes_total, 0);
     cn_queue_close(&q);
