@@ -122,10 +122,9 @@ static int open_moved(mg_t *m, const cn_merge_opts_t *o, const mg_gen_t *g) {
             continue;
         }
         mg_shard_t *sh = &m->sh[m->nsh++];
-        *sh = (mg_shard_t){
-            .name = cn_xstrdup(base_name(dirs[i])), .dir = cn_xstrdup(dirs[i]), .s = s, .seq = seq};
+        *sh = (mg_shard_t){.name = cn_xstrdup(base_name(dirs[i])), .s = s, .seq = seq};
         m->rep->shards_read++;
-        int rc = mg_feed_plan(m, sh, cur);
+        int rc = mg_feed_plan(sh, cur);
         if (rc < 0) {
             for (size_t j = i; j < n; j++) free(dirs[j]);
             free(dirs);
@@ -217,7 +216,6 @@ static void free_run(mg_t *m) {
         mg_feed_free(&m->sh[i]);
         cn_buf_free(&m->sh[i].pending);
         free(m->sh[i].name);
-        free(m->sh[i].dir);
     }
     free(m->sh);
     mg_jobs_free(m);

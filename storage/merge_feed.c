@@ -131,8 +131,7 @@ static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl,
     return rc;
 }
 
-int mg_feed_plan(mg_t *m, mg_shard_t *sh, cn_shard_t *cur) {
-    (void)m;
+int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur) {
     sh->has_feed = cn_rocks_has_cf(sh->s->db, CN_CF_FEED);
     sh->feed_last = sh->has_feed ? cn_feed_last(sh->s) : 0;
     cn_buf_t v = {0};

@@ -35,10 +35,10 @@ typedef enum {
 typedef struct {
     cn_cf_t cf;
     mg_kind_t kind;
-    size_t key_len;     /* POINTER/VERSIONED: the key length the rule understands */
-    size_t lease_off;   /* POINTER/VERSIONED: lease_seq BE64 at this key offset */
-    size_t id_len;      /* VERSIONED: the identity is the key's first id_len bytes */
-    size_t version_off; /* VERSIONED: version BE64 at this key offset */
+    size_t key_len;   /* POINTER/VERSIONED: the key length the rule understands */
+    size_t lease_off; /* POINTER/VERSIONED: lease_seq BE64 at this key offset */
+    size_t id_len;    /* VERSIONED: the identity is the key's first id_len bytes (then
+                         version BE64, so keys sort by version) */
 } mg_rule_t;
 const mg_rule_t *mg_rule(cn_cf_t cf);
 
@@ -52,8 +52,7 @@ typedef struct {
 } mg_delta_t;
 
 typedef struct {
-    char *name; /* directory name under shards/: the watermark's key */
-    char *dir;
+    char *name;    /* directory name under shards/: the watermark's key */
     cn_shard_t *s; /* opened read-only */
     uint64_t seq;
     bool has_feed;      /* the shard has a feed family: the feed watermark is kept */
@@ -129,7 +128,7 @@ int mg_families_merge(mg_t *m);
 /* merge_feed.c: reading a shard from its change feed. */
 /* Decides how sh is read: from its feed after the feed watermark kept in cur
    (plus the keys left pending there), or whole. Fills sh->fam when from the feed. */
-int mg_feed_plan(mg_t *m, mg_shard_t *sh, cn_shard_t *cur);
+int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur);
 /* Puts the feed watermark and pending keys of sh into b (the merged store's meta). */
 void mg_feed_marks(const mg_shard_t *sh, cn_batch_t *b);
 /* A record of shard si left out because its lease has no commit yet: read again next time. */

@@ -63,7 +63,10 @@ static void make_options(cn_rocks_t *r, const cn_rocks_opts_t *o) {
         rocksdb_options_set_paranoid_checks(r->opts, 1);
         rocksdb_options_set_wal_recovery_mode(r->opts, 0); /* kTolerateCorruptedTailRecords */
     }
-    rocksdb_options_set_create_missing_column_families(r->opts, o->create);
+    /* A writer opens every family (open_db), so it creates those a database
+       made by an older build lacks (the feed). */
+    rocksdb_options_set_create_missing_column_families(r->opts,
+                                                       o->create || !(o->read_only || o->secondary_dir));
     /* Large values are zstd already; LZ4 is cheap for the small records. */
     rocksdb_options_set_compression(r->opts, rocksdb_lz4_compression);
     rocksdb_options_set_max_background_jobs(r->opts, 2);

@@ -184,16 +184,11 @@ int cn_shard_open(const char *dir, const cn_shard_opts_t *opts, cn_shard_t **out
                           .only_cfs = opts->only_families ? opts->only_families | 1u << CN_CF_META : 0,
                           /* a secondary answers small lookups: a small cache each */
                           .block_cache_mb = opts->secondary_dir ? SECONDARY_CACHE_MB : 0};
-    /* A writer opening a shard made by an older build creates the families
-       added since (the feed): RocksDB does that only with "create". */
-    char *current = cn_path_join(dir, "CURRENT");
-    if (!s->read_only && access(current, F_OK) == 0) ro.create = true;
-    free(current);
     int rc = cn_rocks_open(dir, cf_names, CN_CF_COUNT_, &ro, &s->db);
     if (rc < 0) goto fail;
     if ((rc = load_stamp(s, opts->create)) < 0) goto fail;
     if (!s->read_only && (rc = begin_session(s)) < 0) goto fail;
-    s->feed_next = cn_feed_last(s) + 1;
+    if (!s->read_only && !s->no_feed) s->feed_next = cn_feed_last(s) + 1; /* writers append */
     *out = s;
     return 0;
 fail:
