@@ -91,13 +91,21 @@ int cn_sock_subscribe_all(cn_sock_t *s) {
     return 0;
 }
 
+/* One frame; a send interrupted by a signal (EINTR: our own SIGTERM) is
+   repeated, as the receive paths do. */
+static int send_frame(void *z, const void *data, size_t len, int flags) {
+    int r;
+    while ((r = zmq_send(z, data, len, flags)) == -1 && zmq_errno() == EINTR) continue;
+    return r;
+}
+
 int cn_sock_send_raw(cn_sock_t *s, const cn_peer_t *to, const void *data, size_t len, bool block) {
     int flags = block ? 0 : ZMQ_DONTWAIT;
     if (s->type == CN_SOCK_ROUTER) {
         if (!to) return cn_err(CN_EINVAL, "ROUTER send without a peer");
-        if (zmq_send(s->z, to->id, to->len, flags | ZMQ_SNDMORE) == -1) goto fail;
+        if (send_frame(s->z, to->id, to->len, flags | ZMQ_SNDMORE) == -1) goto fail;
     }
-    if (zmq_send(s->z, data, len, flags) == -1) goto fail;
+    if (send_frame(s->z, data, len, flags) == -1) goto fail;
     return 0;
 fail:
     if (zmq_errno() == EHOSTUNREACH) return cn_err(CN_EUNREACHABLE, "peer is gone");

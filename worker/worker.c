@@ -55,7 +55,6 @@ typedef struct {
 
 static void send_env(worker_t *w, Canopy__Envelope *env) {
     int rc = cn_sock_send(w->sock, NULL, env, false);
-    if (rc == CN_ESYS) rc = cn_sock_send(w->sock, NULL, env, false); /* EINTR from our own SIGTERM */
     if (rc) CN_WARN("cannot send %s to the coordinator: %s", cn_wire_body_name(env), cn_err_detail());
 }
 
