@@ -52,22 +52,14 @@ static void read_endpoints_file(const char *data, char **router, char **pub) {
     cn_err_clear();
 }
 
-/* A z85 key from <data>/keys/NAME.EXT; NULL if absent. */
-static char *read_key(const char *data, const char *name, const char *ext) {
-    char *file = cn_xasprintf("%s/keys/%s.%s", data, name, ext);
-    char *key = cn_curve_read_key(file);
-    free(file);
-    return key;
-}
-
 static int open_sock(cn_client_t *c, const char *data) {
     cn_sock_opts_t o = {0};
     char *server = NULL, *pub = NULL, *sec = NULL;
     if (strncmp(c->endpoint, "tcp://", 6) == 0) {
         const char *name = getenv("CANOPY_KEY");
-        server = read_key(data, "coordinator", "public");
-        pub = read_key(data, name && *name ? name : "client", "public");
-        sec = read_key(data, name && *name ? name : "client", "secret");
+        server = cn_curve_data_key(data, "coordinator", "public");
+        pub = cn_curve_data_key(data, name && *name ? name : "client", "public");
+        sec = cn_curve_data_key(data, name && *name ? name : "client", "secret");
         c->curve = server && pub && sec ? 1 : -1;
         if (c->curve > 0) {
             o.curve_server_key = server;

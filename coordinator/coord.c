@@ -400,9 +400,7 @@ static int write_endpoints(cn_coord_t *c) {
    (every key when that folder is empty or missing). Returns the secret or NULL. */
 static char *curve_setup(cn_coord_t *c) {
     if (strncmp(c->endpoint, "tcp://", 6) != 0) return NULL;
-    char *file = cn_xasprintf("%s/keys/coordinator.secret", c->data_dir);
-    char *secret = cn_curve_read_key(file);
-    free(file);
+    char *secret = cn_curve_data_key(c->data_dir, "coordinator", "secret");
     if (!secret) {
         CN_WARN("%s without CurveZMQ: %s/keys/ has no coordinator.secret (canopy keygen --name coordinator)",
                 c->endpoint, c->data_dir);

@@ -232,6 +232,13 @@ char *cn_curve_read_key(const char *path) {
     return key;
 }
 
+char *cn_curve_data_key(const char *data_dir, const char *name, const char *ext) {
+    char *file = cn_xasprintf("%s/keys/%s.%s", data_dir, name, ext);
+    char *key = cn_curve_read_key(file);
+    free(file);
+    return key;
+}
+
 /* ---- ZAP: the allow-list of client keys (RFC 27) ---- */
 
 static char **zap_allowed;

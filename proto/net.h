@@ -69,6 +69,8 @@ int cn_curve_keypair(char public_z85[41], char secret_z85[41]);
 /* Reads a z85 key (the first 40 bytes) from a key file such as
    <data>/keys/NAME.public; returns a malloc'd string or NULL if absent/short. */
 char *cn_curve_read_key(const char *path);
+/* The same for <data_dir>/keys/NAME.EXT (ext "public" or "secret"). */
+char *cn_curve_data_key(const char *data_dir, const char *name, const char *ext);
 /* Runs a ZAP handler thread that allows only the listed client public keys
    (z85); call before binding a curve server. NULL/0 allows every key. */
 int cn_zap_start(const char *const *allowed, size_t n);

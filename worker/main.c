@@ -160,14 +160,6 @@ static int open_named_shard(const char *data, const char *want, char **name, cn_
     return cn_err(CN_ELOCKED, "64 workers of host %s already run on %s; pass --name", host, data);
 }
 
-/* A z85 key from <data>/keys/NAME.EXT; NULL if absent. */
-static char *read_key(const char *data, const char *name, const char *ext) {
-    char *file = cn_xasprintf("%s/keys/%s.%s", data, name, ext);
-    char *key = cn_curve_read_key(file);
-    free(file);
-    return key;
-}
-
 typedef struct {
     char *server, *pub, *sec;
 } keys_t;
@@ -187,10 +179,10 @@ static void find_keys(const char *data, const char *endpoint, const char *key, c
     const char *names[] = {key ? key : name, key ? NULL : "worker"};
     for (size_t i = 0; i < CN_ARRAY_LEN(names) && names[i] && !k->sec; i++) {
         free(k->pub);
-        k->pub = read_key(data, names[i], "public");
-        k->sec = k->pub ? read_key(data, names[i], "secret") : NULL;
+        k->pub = cn_curve_data_key(data, names[i], "public");
+        k->sec = k->pub ? cn_curve_data_key(data, names[i], "secret") : NULL;
     }
-    k->server = read_key(data, "coordinator", "public");
+    k->server = cn_curve_data_key(data, "coordinator", "public");
     if (k->server && k->pub && k->sec) {
         CN_INFO("CurveZMQ to %s with keys from %s/keys/", endpoint, data);
         return;
