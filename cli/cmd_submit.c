@@ -167,7 +167,6 @@ static size_t plan_batches(const cn_joblist_t *l, size_t **start) {
 }
 
 typedef struct {
-    const cn_joblist_t *l;
     size_t *start;  /* batch b is jobs start[b] .. start[b+1] */
     uint64_t *reqs; /* req_id of each batch sent, 0 once answered */
     uint64_t *ids;
@@ -208,7 +207,7 @@ static int take_reply(sender_t *s, size_t sent, Canopy__Envelope *rep) {
    not stored). A refused batch stops the sending; batches in flight are still
    answered, so every stored job's id is known. */
 static int send_all(cn_client_t *c, const cn_joblist_t *l, uint64_t *ids, bool *existing) {
-    sender_t s = {.l = l, .ids = ids, .existing = existing};
+    sender_t s = {.ids = ids, .existing = existing};
     size_t nb = plan_batches(l, &s.start), sent = 0, got = 0;
     s.reqs = cn_xcalloc(nb ? nb : 1, sizeof *s.reqs);
     int rc = 0;

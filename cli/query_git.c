@@ -47,10 +47,10 @@ int cn_gv_path(cn_gv_t *v, const uint8_t hash[CN_REPO_PATH_HASH_LEN], cn_buf_t *
     return rc;
 }
 
-int cn_gv_content(cn_gv_t *v, const uint8_t oid[20], cn_buf_t *out, uint64_t *size) {
+int cn_gv_content(cn_gv_t *v, const uint8_t oid[20], cn_buf_t *out) {
     int rc = CN_ENOTFOUND;
     for (size_t i = 0; i < v->st.n && rc == CN_ENOTFOUND; i++)
-        rc = cn_repo_get_content(v->st.s[i], oid, CN_RECORD_MAX, out, size);
+        rc = cn_repo_get_content(v->st.s[i], oid, CN_RECORD_MAX, out, NULL);
     return rc;
 }
 
@@ -147,17 +147,15 @@ void cn_gv_free_logs(Canopy__ProjectLog **l, size_t n) {
 
 typedef struct {
     Canopy__Project **v;
-    size_t n;
+    size_t n, cap;
 } projects_t;
 
 static int add_project(void *arg, Canopy__Project *p) {
     projects_t *ps = arg;
-    for (size_t i = 0; i < ps->n; i++)
-        if (ps->v[i]->id == p->id) {
-            cn_rec_free(&p->base);
-            return 0;
-        }
-    ps->v = cn_xrealloc(ps->v, (ps->n + 1) * sizeof *ps->v);
+    if (ps->n == ps->cap) {
+        ps->cap = ps->cap ? 2 * ps->cap : 64;
+        ps->v = cn_xrealloc(ps->v, ps->cap * sizeof *ps->v);
+    }
     ps->v[ps->n++] = p;
     return 0;
 }
@@ -167,17 +165,38 @@ static int by_id(const void *a, const void *b) {
     return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Every store's projects, sorted by id, one each (the merged store and the
+   shards hold copies of the same project records). */
 void cn_gv_projects(cn_gv_t *v, Canopy__Project ***out, size_t *n) {
     projects_t ps = {0};
     for (size_t i = 0; i < v->st.n; i++) cn_repo_each_project(v->st.s[i], add_project, &ps);
     if (ps.n) qsort(ps.v, ps.n, sizeof *ps.v, by_id);
+    size_t k = 0;
+    for (size_t i = 0; i < ps.n; i++) {
+        if (k && ps.v[k - 1]->id == ps.v[i]->id)
+            cn_rec_free(&ps.v[i]->base);
+        else
+            ps.v[k++] = ps.v[i];
+    }
     *out = ps.v;
-    *n = ps.n;
+    *n = k;
 }
 
 void cn_gv_free_projects(Canopy__Project **p, size_t n) {
     for (size_t i = 0; i < n; i++) cn_rec_free(&p[i]->base);
     free(p);
+}
+
+typedef struct {
+    const char *url;
+    uint64_t id;
+} find_url_t;
+
+static int match_url(void *arg, Canopy__Project *p) {
+    find_url_t *f = arg;
+    if (strcmp(p->url, f->url) == 0) f->id = p->id;
+    cn_rec_free(&p->base);
+    return f->id != 0; /* found: stop */
 }
 
 int cn_gv_project(cn_gv_t *v, const char *arg, uint64_t *id) {
@@ -186,17 +205,10 @@ int cn_gv_project(cn_gv_t *v, const char *arg, uint64_t *id) {
     int rc = cn_url_canonical(arg, NULL, &canon);
     if (rc < 0)
         return cn_err(CN_EINVAL, "PROJECT '%s' is neither a project id nor a URL: %s", arg, cn_err_detail());
-    Canopy__Project **ps = NULL;
-    size_t n = 0;
-    cn_gv_projects(v, &ps, &n);
-    rc = cn_err(CN_ENOTFOUND, "no downloaded project has the URL %s", canon);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(ps[i]->url, canon) == 0) {
-            *id = ps[i]->id;
-            rc = 0;
-            break;
-        }
-    cn_gv_free_projects(ps, n);
+    find_url_t f = {.url = canon};
+    for (size_t i = 0; i < v->st.n && !f.id; i++) cn_repo_each_project(v->st.s[i], match_url, &f);
+    rc = f.id ? 0 : cn_err(CN_ENOTFOUND, "no downloaded project has the URL %s", canon);
+    *id = f.id;
     free(canon);
     return rc;
 }

@@ -31,7 +31,7 @@ typedef struct {
 int cn_gv_commit(cn_gv_t *v, const uint8_t oid[20], Canopy__Commit **out);
 int cn_gv_changes(cn_gv_t *v, const uint8_t oid[20], Canopy__Changes **out);
 int cn_gv_path(cn_gv_t *v, const uint8_t hash[CN_REPO_PATH_HASH_LEN], cn_buf_t *out);
-int cn_gv_content(cn_gv_t *v, const uint8_t oid[20], cn_buf_t *out, uint64_t *size);
+int cn_gv_content(cn_gv_t *v, const uint8_t oid[20], cn_buf_t *out);
 /* The heads of the project's newest lease in any store; CN_ENOTFOUND if none. */
 int cn_gv_heads(cn_gv_t *v, uint64_t project, Canopy__Heads **out);
 /* Every log entry of the project, oldest lease first (free with cn_gv_free_logs). */

@@ -125,8 +125,7 @@ int cn_qg_file(const cn_cli_t *g, cn_gv_t *v, const uint8_t commit[20], const ch
         return CN_EXIT_FAIL;
     }
     cn_buf_t data = {0};
-    uint64_t size = 0;
-    rc = cn_gv_content(v, blob, &data, &size);
+    rc = cn_gv_content(v, blob, &data);
     if (rc == CN_ENOTFOUND) rc = cn_err(rc, "the contents of %s (blob %s) are not in the stores", path, hex);
     if (rc < 0) {
         cn_buf_free(&data);
