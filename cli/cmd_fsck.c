@@ -5,11 +5,9 @@
 
 #include "shard.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 static const char usage_text[] = "canopy fsck [--data DIR] [--json]\n\n"
                                  "Checks every shard under DIR/shards/ (read-only, safe while the cluster\n"
@@ -69,10 +67,6 @@ static uint64_t check(const cn_cli_t *g, const char *name, const char *dir, cn_b
     return r.problems;
 }
 
-static int by_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
 int cn_cmd_fsck(cn_cli_t *g, int argc, char **argv) {
     for (int i = 1; i < argc; i++) {
         if (cn_arg_help(argv[i])) return cn_print_help(usage_text);
@@ -80,28 +74,14 @@ int cn_cmd_fsck(cn_cli_t *g, int argc, char **argv) {
         if (rc <= 0) return cn_usage_error(usage_text, "unexpected argument '%s'", argv[i]);
     }
     char *root = cn_path_join(g->data, "shards");
-    DIR *d = opendir(root);
-    if (!d) {
+    char **names = NULL;
+    size_t n = 0;
+    if (cn_shard_list(root, &names, &n) < 0) {
         int st = cn_fail(
             cn_err(CN_ENOTFOUND, "no shards under %s (has a worker run with --data %s?)", root, g->data));
         free(root);
         return st;
     }
-    char **names = NULL;
-    size_t n = 0;
-    struct dirent *e;
-    while ((e = readdir(d))) {
-        if (e->d_name[0] == '.') continue;
-        char *p = cn_path_join(root, e->d_name);
-        struct stat st;
-        if (stat(p, &st) == 0 && S_ISDIR(st.st_mode)) {
-            names = cn_xrealloc(names, (n + 1) * sizeof *names);
-            names[n++] = cn_xstrdup(e->d_name);
-        }
-        free(p);
-    }
-    closedir(d);
-    if (n) qsort(names, n, sizeof *names, by_name);
     uint64_t problems = 0;
     cn_buf_t out = {0};
     cn_buf_putc(&out, '[');

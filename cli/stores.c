@@ -9,7 +9,6 @@
 #include "util.h"
 #include "wire.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,32 +23,13 @@ void cn_stores_close(cn_stores_t *st) {
     memset(st, 0, sizeof *st);
 }
 
-static int by_name(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
-
-/* The shard directory names under dir, sorted; *n = 0 when dir is missing. */
-static char **shard_names(const char *dir, size_t *n) {
-    *n = 0;
-    DIR *d = opendir(dir);
-    if (!d) return NULL;
-    char **names = NULL;
-    for (struct dirent *e; (e = readdir(d));) {
-        if (e->d_name[0] == '.') continue;
-        names = cn_xrealloc(names, (*n + 1) * sizeof *names);
-        names[(*n)++] = cn_xstrdup(e->d_name);
-    }
-    closedir(d);
-    if (*n) qsort(names, *n, sizeof *names, by_name);
-    return names;
-}
-
 int cn_stores_open(const cn_cli_t *g, bool write, cn_stores_t *st) {
     memset(st, 0, sizeof *st);
     const char *data = g->data ? g->data : "./canopy-data";
     char *dir = cn_path_join(data, "shards");
     size_t n = 0;
-    char **names = shard_names(dir, &n);
+    char **names = NULL;
+    if (cn_shard_list(dir, &names, &n) < 0) cn_err_clear(); /* no shards yet */
     st->s = cn_xcalloc(n + 1, sizeof *st->s);
     st->name = cn_xcalloc(n + 1, sizeof *st->name);
     int rc = 0;

@@ -9,17 +9,11 @@
 #include "errors.h"
 #include "log.h"
 
-#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 
 #define WATERMARK "watermark/"
-
-static int cmp_str(const void *a, const void *b) {
-    return strcmp(*(char *const *)a, *(char *const *)b);
-}
 
 /* Shard directories: the caller's list, or every directory under data/shards,
    sorted by name (the order never matters to the result; it keeps logs stable). */
@@ -32,26 +26,13 @@ static char **list_shards(const cn_merge_opts_t *o, size_t *n) {
         return dirs;
     }
     char *root = cn_path_join(o->data_dir, "shards");
-    DIR *d = opendir(root);
-    struct dirent *de;
-    size_t cap = 0;
-    while (d && (de = readdir(d)) != NULL) {
-        if (de->d_name[0] == '.') continue;
-        char *p = cn_path_join(root, de->d_name);
-        struct stat st;
-        if (stat(p, &st) != 0 || !S_ISDIR(st.st_mode)) {
-            free(p);
-            continue;
-        }
-        if (*n == cap) {
-            cap = cap ? 2 * cap : 16;
-            dirs = cn_xrealloc(dirs, cap * sizeof *dirs);
-        }
-        dirs[(*n)++] = p;
+    if (cn_shard_list(root, &dirs, n) < 0) cn_err_clear(); /* none yet */
+    for (size_t i = 0; i < *n; i++) {
+        char *p = cn_path_join(root, dirs[i]);
+        free(dirs[i]);
+        dirs[i] = p;
     }
-    if (d) closedir(d);
     free(root);
-    if (*n) qsort(dirs, *n, sizeof *dirs, cmp_str);
     return dirs;
 }
 

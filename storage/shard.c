@@ -9,8 +9,10 @@
 #include "hash.h"
 #include "log.h"
 
+#include <dirent.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #define SECONDARY_CACHE_MB 8
@@ -320,4 +322,32 @@ uint64_t cn_shard_last_u64(cn_shard_t *s, cn_cf_t cf) {
     }
     cn_iter_destroy(&it);
     return last;
+}
+
+static int by_name(const void *a, const void *b) {
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+int cn_shard_list(const char *shards_dir, char ***names, size_t *n) {
+    *names = NULL;
+    *n = 0;
+    DIR *d = opendir(shards_dir);
+    if (!d) return cn_err(CN_ENOTFOUND, "no shards under %s", shards_dir);
+    size_t cap = 0;
+    for (struct dirent *e; (e = readdir(d));) {
+        if (e->d_name[0] == '.') continue;
+        char *p = cn_path_join(shards_dir, e->d_name);
+        struct stat st;
+        bool dir = stat(p, &st) == 0 && S_ISDIR(st.st_mode);
+        free(p);
+        if (!dir) continue;
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 16;
+            *names = cn_xrealloc(*names, cap * sizeof **names);
+        }
+        (*names)[(*n)++] = cn_xstrdup(e->d_name);
+    }
+    closedir(d);
+    if (*n) qsort(*names, *n, sizeof **names, by_name);
+    return 0;
 }

@@ -84,6 +84,10 @@ void cn_shard_close(cn_shard_t **self_p);
 int cn_shard_catch_up(cn_shard_t *s);
 const cn_shard_info_t *cn_shard_info(const cn_shard_t *s);
 const char *cn_shard_dir(const cn_shard_t *s);
+/* The shard folders under shards_dir (<data>/shards): the names of its
+   subdirectories, sorted, hidden ones left out. CN_ENOTFOUND when shards_dir
+   is missing. Free each name and *names. */
+int cn_shard_list(const char *shards_dir, char ***names, size_t *n);
 
 /* Point reads. CN_ENOTFOUND when absent; val is appended to. */
 int cn_shard_get(cn_shard_t *s, cn_cf_t cf, const void *key, size_t klen, cn_buf_t *val);

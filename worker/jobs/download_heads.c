@@ -213,14 +213,15 @@ void cn_download_other_heads(const char *shards_dir, const char *own_shard_dir, 
     pthread_mutex_lock(&cache.mu);
     if (cache.shards_dir && strcmp(cache.shards_dir, shards_dir) != 0) close_all_locked();
     if (!cache.shards_dir) cache.shards_dir = cn_xstrdup(shards_dir);
-    DIR *dir = opendir(shards_dir);
+    char **names = NULL;
+    size_t n = 0;
+    bool listed = cn_shard_list(shards_dir, &names, &n) == 0;
     char *own = own_shard_dir ? realpath(own_shard_dir, NULL) : NULL;
-    for (struct dirent *ent; dir && (ent = readdir(dir));) {
-        if (ent->d_name[0] == '.') continue;
-        char *p = cn_path_join(shards_dir, ent->d_name), *rp = NULL;
+    for (size_t i = 0; i < n; i++) {
+        char *p = cn_path_join(shards_dir, names[i]), *rp = NULL;
         /* Only folders that hold a database: the rest is skipped unopened. */
         if (is_db(p) && (rp = realpath(p, NULL)) && !(own && strcmp(rp, own) == 0)) {
-            sec_t *e = get_sec(p, ent->d_name);
+            sec_t *e = get_sec(p, names[i]);
             if (e) {
                 e->seen = true;
                 take_newer(e->s, project_id, inout);
@@ -228,10 +229,11 @@ void cn_download_other_heads(const char *shards_dir, const char *own_shard_dir, 
         }
         free(rp);
         free(p);
+        free(names[i]);
     }
-    if (dir) drop_unseen();
+    free(names);
+    if (listed) drop_unseen();
     free(own);
-    if (dir) closedir(dir);
     pthread_mutex_unlock(&cache.mu);
     cn_err_clear();
 }
