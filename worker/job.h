@@ -22,6 +22,9 @@ typedef struct cn_job_kind {
        one synced batch with the job's commit record after run() returns 0.
        Returns 0 on success or a negative CN_E* code after cn_job_fail(). */
     int (*run)(cn_job_ctx_t *ctx, const uint8_t *spec, size_t spec_len);
+    /* Optional: releases what the kind keeps for the life of the process (the
+       worker calls it once at exit, after the last job). */
+    void (*shutdown)(void);
     struct cn_job_kind *next; /* registry link, set by cn_job_register */
 } cn_job_kind_t;
 

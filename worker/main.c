@@ -2,7 +2,6 @@
    opens the worker's shard (<data>/shards/<name>/) and scratch directory, installs
    the SIGTERM/SIGINT handlers and runs the loop in worker.c. Single-threaded
    until cn_worker_run starts the slots. */
-#include "download.h"
 #include "errors.h"
 #include "log.h"
 #include "net.h"
@@ -254,7 +253,8 @@ static int run(const args_t *a, const char *data) {
     rc = cn_worker_run(&wo);
     keys_free(&keys);
 out:
-    cn_download_heads_close_all(); /* the secondaries of the other shards */
+    for (const cn_job_kind_t *k = cn_job_next(NULL); k; k = cn_job_next(k))
+        if (k->shutdown) k->shutdown();
     cn_shard_close(&shard);
     free(endpoint);
     free(endpoints_file);

@@ -395,5 +395,7 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
     return rc;
 }
 
-static cn_job_kind_t download_kind = {.name = "download", .run = download_job};
+/* The secondaries of the other shards live as long as the worker. */
+static cn_job_kind_t download_kind = {
+    .name = "download", .run = download_job, .shutdown = cn_download_heads_close_all};
 CN_JOB_KIND(download_kind)
