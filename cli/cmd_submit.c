@@ -2,7 +2,6 @@
    kind table, sends them in Submit batches of up to 1,000 jobs with several
    batches in flight, prints the ids, and with --wait waits until they end.
    Single-threaded. */
-#include "download_input.h"
 #include "submit.h"
 
 #include <stdio.h>
@@ -317,9 +316,9 @@ static int submit_run(cn_cli_t *g, submit_args_t *a) {
     if (a->from) {
         if (a->n_words || a->args.n)
             return cn_usage_error(NULL, "with --from, give the jobs' arguments in the file");
-        /* download also takes plain URL lists and CSV (kind_download.c). */
-        rc = k && strcmp(k->name, "download") == 0 ? cn_download_input_file(&l, a->from, &a->jo) : CN_EAGAIN;
-        if (rc == CN_EAGAIN) rc = cn_submit_from(&l, a->from, a->kind, &a->jo);
+        /* A kind may read formats of its own (download: URL lists, CSV). */
+        rc = k && k->read_from ? k->read_from(&l, a->from, &a->jo)
+                               : cn_submit_from(&l, a->from, a->kind, &a->jo);
     } else if (!k) {
         return cn_usage_error("canopy submit KIND ARGS... (see canopy submit --help)", "which kind of job?");
     } else {

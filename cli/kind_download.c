@@ -2,9 +2,9 @@
    [--allow_partial true]`: one download job per URL. The URL is canonicalised
    here (a local path becomes file:///abs/path) and is the job's serial key, so
    the coordinator gives each repository one project id forever. Also reads
-   --from files that are plain URL lists or CSV (download_input.h). */
-#include "download_input.h"
+   --from files that are plain URL lists or CSV (its read_from). */
 #include "kinds.h"
+#include "submit.h"
 
 #include "errors.h"
 #include "url.h"
@@ -40,20 +40,13 @@ static int download_build(const cn_json_obj_t *args, cn_buf_t *spec, char **seri
     return 0;
 }
 
-static cn_cli_kind_t download_kind = {
-    .name = "download",
-    .positional = download_pos,
-    .repeat_last = true,
-    .usage =
-        "download URL... [--max_file_size BYTES] [--allow_partial true]  (--from: URLs, CSV or JSON lines)",
-    .build = download_build,
-};
-CN_CLI_KIND(download_kind)
+static cn_cli_kind_t download_kind;
 
 typedef struct {
     cn_joblist_t *l;
     const cn_job_opts_t *o;
     const char *path;
+    bool named; /* the error names path and line already */
 } input_t;
 
 static int add_url(void *arg, const char *url, size_t line) {
@@ -61,39 +54,35 @@ static int add_url(void *arg, const char *url, size_t line) {
     cn_json_pair_t pair = {(char *)"url", (char *)url, CN_JSON_STR};
     cn_json_obj_t args = {&pair, 1};
     int rc = cn_submit_add(in->l, &download_kind, &args, in->o);
+    in->named = rc < 0;
     if (rc < 0) return cn_err(rc, "%s:%zu: %s", in->path, line, cn_err_detail());
     return 0;
 }
 
-int cn_download_input_file(cn_joblist_t *l, const char *path, const cn_job_opts_t *o) {
+/* A --from file: a plain list of URLs or a CSV with a "url" column; JSON
+   lines are handed to the JSON-lines reader with the bytes already read. */
+static int download_read_from(cn_joblist_t *l, const char *path, const cn_job_opts_t *o) {
     cn_buf_t data = {0};
-    int rc;
-    if (strcmp(path, "-") == 0) {
-        /* stdin cannot be read twice: JSON lines are handed on as a temp file. */
-        char buf[65536];
-        size_t n;
-        while ((n = fread(buf, 1, sizeof buf, stdin)) > 0 && data.len < LIST_MAX)
-            cn_buf_append(&data, buf, n);
-        rc = ferror(stdin) ? cn_err(CN_EIO, "reading stdin failed") : 0;
-    } else {
-        rc = cn_read_file(path, LIST_MAX, &data);
-        if (rc < 0) rc = cn_err(rc, "cannot read %s: %s", path, cn_err_detail());
-    }
-    input_t in = {l, o, path};
+    const char *file = strcmp(path, "-") == 0 ? "/dev/stdin" : path;
+    int rc = cn_read_file(file, LIST_MAX, &data);
+    if (rc < 0) rc = cn_err(rc, "cannot read %s: %s", path, cn_err_detail());
+    input_t in = {l, o, path, false};
     if (rc == 0) rc = cn_url_list_parse((const char *)data.data, data.len, add_url, &in);
-    if (rc == CN_EAGAIN && strcmp(path, "-") == 0) {
-        char tmpl[] = "/tmp/canopy-from-XXXXXX";
-        int fd = mkstemp(tmpl);
-        rc = fd < 0 ? cn_err(CN_ESYS, "cannot make a temporary file") : 0;
-        if (fd >= 0) {
-            FILE *f = fdopen(fd, "w");
-            if (f) fwrite(data.data, 1, data.len, f), fclose(f);
-            rc = cn_submit_from(l, tmpl, "download", o);
-            unlink(tmpl);
-        }
-    } else if (rc < 0 && rc != CN_EAGAIN && !strstr(cn_err_detail(), path)) {
+    if (rc == CN_EAGAIN)
+        rc = cn_submit_from_buf(l, (const char *)data.data, data.len, path, "download", o);
+    else if (rc < 0 && !in.named && data.len) /* the list's own complaint */
         rc = cn_err(rc, "%s: %s", path, cn_err_detail());
-    }
     cn_buf_free(&data);
     return rc;
 }
+
+static cn_cli_kind_t download_kind = {
+    .name = "download",
+    .positional = download_pos,
+    .repeat_last = true,
+    .usage =
+        "download URL... [--max_file_size BYTES] [--allow_partial true]  (--from: URLs, CSV or JSON lines)",
+    .build = download_build,
+    .read_from = download_read_from,
+};
+CN_CLI_KIND(download_kind)

@@ -10,6 +10,9 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+struct cn_joblist; /* submit.h */
+struct cn_job_opts;
+
 typedef struct cn_cli_kind {
     const char *name;
     /* Names of positional arguments in order, NULL-terminated. With repeat_last,
@@ -20,6 +23,10 @@ typedef struct cn_cli_kind {
     /* Builds the packed spec message and the serial key (malloc'd, may stay NULL)
        from args. Returns 0 or CN_EINVAL with a detail (cn_err). */
     int (*build)(const cn_json_obj_t *args, cn_buf_t *spec, char **serial_key);
+    /* Optional: reads a `submit --from` file ("-": stdin) in a format of the
+       kind's own (download: URL lists, CSV), adding jobs to l with options o;
+       JSON lines it hands to cn_submit_from_buf (submit.h). */
+    int (*read_from)(struct cn_joblist *l, const char *path, const struct cn_job_opts *o);
     struct cn_cli_kind *next;
 } cn_cli_kind_t;
 

@@ -6,7 +6,7 @@
 #include "cmd.h"
 #include "kinds.h"
 
-typedef struct {
+typedef struct cn_job_opts {
     int32_t priority;
     const char *key; /* dedup key (borrowed) */
     uint64_t *after; /* owned */
@@ -15,7 +15,7 @@ typedef struct {
     uint64_t timeout_ms;
 } cn_job_opts_t;
 
-typedef struct {
+typedef struct cn_joblist {
     Canopy__JobSpec **v; /* owned, with their strings and spec bytes */
     size_t n, cap;
 } cn_joblist_t;
@@ -28,5 +28,8 @@ int cn_parse_after(const char *s, cn_job_opts_t *o);
 /* Reads one job per line (JSON objects) from path ("-": stdin); kind is the
    default kind (a line's "kind" wins); def gives default options. */
 int cn_submit_from(cn_joblist_t *l, const char *path, const char *kind, const cn_job_opts_t *def);
+/* The same for a file's bytes already read (name: for messages). */
+int cn_submit_from_buf(cn_joblist_t *l, const char *data, size_t n, const char *name, const char *kind,
+                       const cn_job_opts_t *def);
 
 #endif

@@ -168,6 +168,19 @@ static int from_line(cn_joblist_t *l, const char *line, size_t len, const char *
     return rc;
 }
 
+/* One line of a --from file (line[0..n), trailing newline included or not):
+   a job, or nothing for a blank line or a # comment. */
+static int from_text_line(cn_joblist_t *l, char *line, size_t n, const char *name, size_t lineno,
+                          const char *kind, const cn_job_opts_t *def) {
+    while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) n--;
+    line[n] = '\0';
+    size_t s = 0;
+    while (s < n && (line[s] == ' ' || line[s] == '\t')) s++;
+    if (s == n || line[s] == '#') return 0;
+    int rc = from_line(l, line + s, n - s, kind, def);
+    return rc ? cn_err(rc, "%s:%zu: %s", name, lineno, cn_err_detail()) : 0;
+}
+
 int cn_submit_from(cn_joblist_t *l, const char *path, const char *kind, const cn_job_opts_t *def) {
     FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
     if (!f) return cn_err(CN_ESYS, "cannot open %s: %m", path);
@@ -175,19 +188,28 @@ int cn_submit_from(cn_joblist_t *l, const char *path, const char *kind, const cn
     size_t cap = 0, lineno = 0;
     ssize_t n;
     int rc = 0;
-    while ((n = getline(&line, &cap, f)) >= 0) {
-        lineno++;
-        while (n > 0 && (line[n - 1] == '\n' || line[n - 1] == '\r' || line[n - 1] == ' ')) line[--n] = '\0';
-        size_t s = 0;
-        while (line[s] == ' ' || line[s] == '\t') s++;
-        if (line[s] == '\0' || line[s] == '#') continue;
-        if ((rc = from_line(l, line + s, (size_t)n - s, kind, def))) {
-            rc = cn_err(rc, "%s:%zu: %s", path, lineno, cn_err_detail());
-            break;
-        }
-    }
+    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0)
+        rc = from_text_line(l, line, (size_t)n, path, ++lineno, kind, def);
     if (rc == 0 && ferror(f)) rc = cn_err(CN_EIO, "reading %s failed", path);
     free(line);
     if (f != stdin) fclose(f);
+    return rc;
+}
+
+int cn_submit_from_buf(cn_joblist_t *l, const char *data, size_t n, const char *name, const char *kind,
+                       const cn_job_opts_t *def) {
+    cn_buf_t line = {0};
+    size_t lineno = 0;
+    int rc = 0;
+    for (size_t at = 0; rc == 0 && at < n;) {
+        const char *nl = memchr(data + at, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - (data + at)) : n - at;
+        cn_buf_reset(&line);
+        cn_buf_append(&line, data + at, len);
+        cn_buf_putc(&line, '\0'); /* the JSON parser wants a string's end */
+        rc = from_text_line(l, (char *)line.data, len, name, ++lineno, kind, def);
+        at += len + 1;
+    }
+    cn_buf_free(&line);
     return rc;
 }
