@@ -60,12 +60,12 @@ static int walk_with_progress(cn_job_ctx_t *ctx, cn_walk_t *w, uint64_t start_ms
         bool done = cn_walk_poll(w, &n, &nb);
         uint64_t now = cn_mono_ms();
         double secs = (double)(now - start_ms) / 1000.0;
-        char names[16], rate[16], unit[64];
-        human(names, sizeof names, (double)nb);
-        human(rate, sizeof rate, secs > 0 ? (double)n / secs : 0);
-        snprintf(unit, sizeof unit, "entries %sB names %s/s", names, rate);
-        cn_job_progress(ctx, n, 0, unit);
+        cn_job_progress(ctx, n, 0, "entries");
+        cn_job_progress_bytes(ctx, nb, 0); /* bytes of names */
         if (now >= next_log) {
+            char names[16], rate[16];
+            human(names, sizeof names, (double)nb);
+            human(rate, sizeof rate, secs > 0 ? (double)n / secs : 0);
             CN_INFO("scan job %llu: %llu entries walked, %s bytes of names, %s entries/s",
                     (unsigned long long)cn_job_id(ctx), (unsigned long long)n, names, rate);
             next_log = now + 5000;
