@@ -273,25 +273,52 @@ static bool list_match(const Canopy__Job *rec, Canopy__JobState state, const cha
     return true;
 }
 
-/* Every job held in RAM that matches, id > after_id, by id. RAM has the newest
-   state of a job, and some of these have no durable record of their own yet
-   (submitted this turn, only in a submit batch, or in the group commit still
-   being written), so listings take them from here and skip them in the store. */
+/* Max-heap of jobs by id: the root is the largest kept. */
+static void sift_down(cn_qjob_t **h, size_t n, size_t i) {
+    for (;;) {
+        size_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && h[l]->id > h[m]->id) m = l;
+        if (r < n && h[r]->id > h[m]->id) m = r;
+        if (m == i) return;
+        cn_qjob_t *t = h[i];
+        h[i] = h[m];
+        h[m] = t;
+        i = m;
+    }
+}
+
+static void sift_up(cn_qjob_t **h, size_t i) {
+    while (i > 0 && h[(i - 1) / 2]->id < h[i]->id) {
+        cn_qjob_t *t = h[i];
+        h[i] = h[(i - 1) / 2];
+        h[(i - 1) / 2] = t;
+        i = (i - 1) / 2;
+    }
+}
+
+/* The (at most keep) smallest-id jobs held in RAM that match, id > after_id, by
+   id. RAM has the newest state of a job, and some of these have no durable
+   record of their own yet (submitted this turn, only in a submit batch, or in
+   the group commit still being written), so listings take them from here and
+   skip them in the store. A page needs no more than keep of them: a bounded
+   heap, not every match sorted. */
 static cn_qjob_t **in_ram(cn_queue_t *q, Canopy__JobState state, const char *kind, uint64_t after_id,
-                          size_t *n) {
-    cn_qjob_t **v = NULL;
-    size_t cap = 0, pos = 0;
+                          size_t keep, size_t *n) {
+    cn_qjob_t **v = cn_xcalloc(keep, sizeof *v);
+    size_t pos = 0;
     uint64_t id;
     void *p;
     *n = 0;
     while (cn_u64map_next(&q->jobs, &pos, &id, &p)) {
         cn_qjob_t *j = p;
         if (id <= after_id || !list_match(j->rec, state, kind)) continue;
-        if (*n == cap) {
-            cap = cap ? cap * 2 : 64;
-            v = cn_xrealloc(v, cap * sizeof *v);
+        if (*n < keep) {
+            v[*n] = j;
+            sift_up(v, (*n)++);
+        } else if (id < v[0]->id) {
+            v[0] = j;
+            sift_down(v, keep, 0);
         }
-        v[(*n)++] = j;
     }
     if (*n) qsort(v, *n, sizeof *v, cn_q_cmp_id);
     return v;
@@ -345,7 +372,7 @@ int cn_queue_list(cn_queue_t *q, Canopy__JobState state, const char *kind, uint6
     cn_rocks_iter_seek(it, k, 8);
     cn_buf_t tmp = {0};
     size_t nx, xi = 0;
-    cn_qjob_t **extra = in_ram(q, state, kind, after_id, &nx);
+    cn_qjob_t **extra = in_ram(q, state, kind, after_id, limit + 1, &nx);
     uint64_t sid = 0;
     Canopy__Job *srec = next_stored(q, it, state, kind, &sid);
     for (;;) { /* merge the two id-ordered streams */
