@@ -40,6 +40,14 @@ int cn_git_mirror(const char *dir, const char *url, const cn_git_fetch_opts_t *o
 /* Opens an existing repository (bare or not). CN_EGIT if it is not one. */
 int cn_git_open(const char *dir, cn_git_t **out);
 void cn_git_close(cn_git_t **self_p);
+/* Closes *self_p on the process's reaper thread (git_reap.c) and sets it to
+   NULL: freeing a walked repository's object cache takes tens of ms that a job
+   need not wait for. Closes it on the spot when the reaper is behind. The
+   caller must hold no object of it any more. */
+void cn_git_close_later(cn_git_t **self_p);
+/* Returns once every repository handed to cn_git_close_later is closed (called
+   at exit too). */
+void cn_git_reap_wait(void);
 
 enum cn_git_type { CN_GOBJ_OTHER = 0, CN_GOBJ_COMMIT, CN_GOBJ_TREE, CN_GOBJ_BLOB, CN_GOBJ_TAG };
 

@@ -395,7 +395,12 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
     return rc;
 }
 
-/* The secondaries of the other shards live as long as the worker. */
-static cn_job_kind_t download_kind = {
-    .name = "download", .run = download_job, .shutdown = cn_download_heads_close_all};
+/* The secondaries of the other shards live as long as the worker; mirrors
+   are closed on the reaper thread after their job (cn_git_close_later). */
+static void download_shutdown(void) {
+    cn_download_heads_close_all();
+    cn_git_reap_wait();
+}
+
+static cn_job_kind_t download_kind = {.name = "download", .run = download_job, .shutdown = download_shutdown};
 CN_JOB_KIND(download_kind)

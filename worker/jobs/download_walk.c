@@ -233,5 +233,5 @@ void cn_dl_free(cn_dl_t *dl) {
     cn_keyset_free(&dl->missing_blobs);
     cn_keyset_free(&dl->bad);
     cn_dl_stop_store(dl);
-    cn_git_close(&dl->g);
+    cn_git_close_later(&dl->g);
 }
