@@ -6,7 +6,7 @@ set -euo pipefail
 PKGS=(
   build-essential cmake pkg-config git
   libzmq3-dev libprotobuf-c-dev protobuf-c-compiler
-  librocksdb-dev libzstd-dev libsodium-dev libgit2-dev
+  librocksdb-dev libzstd-dev libsodium-dev libgit2-dev zlib1g-dev
   libcmocka-dev clang libclang-rt-dev clang-format
   rocksdb-tools beanstalkd plocate zstd procps jq
 )

@@ -5,6 +5,7 @@
 #include "git.h"
 
 #include "errors.h"
+#include "pack.h"
 #include "util.h"
 
 #include <git2.h>
@@ -17,6 +18,12 @@
 struct cn_git {
     git_repository *repo;
     git_odb *odb;
+    /* Trees and commits are read from the packs by our own reader (pack.h)
+       first: no lock shared with other threads, one zlib stream per reader.
+       Opened on first use (a mirror is fetched before it is opened). */
+    cn_packs_t *packs;
+    cn_pack_reader_t *reader;
+    bool no_packs;
 };
 
 _Static_assert(sizeof(git_oid) == sizeof(cn_oid_t), "git_oid is 20 bytes in libgit2 1.5");
@@ -84,9 +91,41 @@ int cn_git_open(const char *dir, cn_git_t **out) {
     return open_repo(dir, out);
 }
 
+/* Bytes of resolved trees (and their delta bases) each handle keeps. */
+#define PACK_CACHE_BYTES (64u << 20)
+
+/* The handle's pack reader, or NULL when its packs cannot be read (libgit2
+   then reads everything). */
+static cn_pack_reader_t *reader_of(cn_git_t *g) {
+    if (g->reader || g->no_packs) return g->reader;
+    if (!g->packs) {
+        char *objects = cn_path_join(git_repository_path(g->repo), "objects");
+        int rc = cn_packs_open(objects, &g->packs);
+        free(objects);
+        if (rc < 0) {
+            cn_err_clear();
+            g->no_packs = true;
+            return NULL;
+        }
+    }
+    g->reader = cn_pack_reader_new(g->packs, PACK_CACHE_BYTES);
+    return g->reader;
+}
+
+int cn_git_open_sibling(cn_git_t *g, cn_git_t **out) {
+    *out = NULL;
+    int rc = open_repo(git_repository_path(g->repo), out);
+    if (rc < 0) return rc;
+    if (reader_of(g)) (*out)->packs = cn_packs_ref(g->packs);
+    (*out)->no_packs = g->no_packs;
+    return 0;
+}
+
 void cn_git_close(cn_git_t **self_p) {
     cn_git_t *g = *self_p;
     if (!g) return;
+    cn_pack_reader_free(&g->reader);
+    cn_packs_unref(&g->packs);
     git_odb_free(g->odb);
     git_repository_free(g->repo);
     free(g);
@@ -435,7 +474,26 @@ void cn_git_tree_free(cn_git_tree_t *t) {
 /* The odb object itself is handed out: libgit2 caches it (raw trees count
    against the tree cache limit set in init_libgit2), so a tree read again by a
    later commit's diff costs a cache lookup and no copy. */
+/* A raw object from our pack reader is marked by its low bit. */
+#define RAW_PACKED ((uintptr_t)1)
+
 int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len) {
+    cn_pack_reader_t *r = reader_of(g);
+    cn_pack_obj_t *po = NULL;
+    int prc = r ? cn_pack_read(r, oid->id, &po) : CN_ENOTFOUND;
+    if (prc == 0 && cn_pack_obj_type(po) != CN_PACK_TREE) {
+        cn_pack_obj_release(r, po);
+        char hex[CN_OID_HEX];
+        oid_hex(oid, hex);
+        return cn_err(CN_ECORRUPT, "object %s is not a tree", hex);
+    }
+    if (prc == 0) {
+        *data = cn_pack_obj_data(po);
+        *len = cn_pack_obj_size(po);
+        *out = (cn_git_raw_t *)((uintptr_t)po | RAW_PACKED);
+        return 0;
+    }
+    if (prc != CN_ENOTFOUND) return prc;
     git_odb_object *o = NULL;
     if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail("tree", oid);
     if (git_odb_object_type(o) != GIT_OBJECT_TREE) {
@@ -451,7 +509,10 @@ int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const 
 }
 
 void cn_git_raw_free(cn_git_raw_t *r) {
-    git_odb_object_free((git_odb_object *)(void *)r);
+    if ((uintptr_t)r & RAW_PACKED)
+        cn_pack_obj_release(NULL, (cn_pack_obj_t *)((uintptr_t)r & ~RAW_PACKED));
+    else
+        git_odb_object_free((git_odb_object *)(void *)r);
 }
 
 /* ---- commits ---- */

@@ -40,6 +40,9 @@ int cn_git_mirror(const char *dir, const char *url, const cn_git_fetch_opts_t *o
 /* Opens an existing repository (bare or not). CN_EGIT if it is not one. */
 int cn_git_open(const char *dir, cn_git_t **out);
 void cn_git_close(cn_git_t **self_p);
+/* Another handle on g's repository for another thread, sharing g's mapped
+   packs (a handle's reads are its own: caches, zlib stream). */
+int cn_git_open_sibling(cn_git_t *g, cn_git_t **out);
 /* Closes *self_p on the process's reaper thread (git_reap.c) and sets it to
    NULL: freeing a walked repository's object cache takes tens of ms that a job
    need not wait for. Closes it on the spot when the reaper is behind. The
