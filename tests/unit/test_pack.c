@@ -70,7 +70,9 @@ static int setup(void **state) {
     (void)state;
     snprintf(dir, sizeof dir, "%s/pack-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     assert_non_null(mkdtemp(dir));
-    sh("git init -q r && cd r && git config gc.auto 0");
+    /* a root commit with the empty tree, then an empty file: zero-size objects */
+    sh("git init -q r && cd r && git config gc.auto 0 && git commit -q --allow-empty -m root && "
+       ": > empty && git add empty && git commit -qm empty");
     commits("r", 1, 60);
     sh("cd r && git tag -a v1 -m 'a tag object' && git repack -adfq --depth=50 --window=50");
     return 0;
@@ -235,6 +237,8 @@ static void test_every_object_matches_git_through_ofs_deltas(void **state) {
     objs_t o;
     load_objects("r", &o);
     assert_true(o.n > 300);
+    assert_non_null(find_hex(&o, "4b825dc642cb6eb9a060e54bf8d69288fbee4904")); /* the empty tree */
+    assert_non_null(find_hex(&o, "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391")); /* the empty blob */
     cn_packs_t *p = open_packs("r");
     assert_int_equal(cn_packs_count(p), 1);
     check_all(p, &o, 0);
@@ -316,36 +320,44 @@ static void test_loose_and_unknown_objects_are_not_found(void **state) {
     cn_buf_free(&out);
 }
 
-/* A one-byte cache evicts everything: objects held across other reads (and
-   deltas whose bases were just evicted) must keep their bytes. */
+/* Holds 16 objects (one twice) while every object is read, then checks them. */
+static void held_objects_survive(cn_packs_t *p, const objs_t *o, size_t cache) {
+    cn_pack_reader_t *r = cn_pack_reader_new(p, cache);
+    enum { HELD = 16 };
+    cn_pack_obj_t *held[HELD];
+    size_t which[HELD];
+    for (int h = 0; h < HELD; h++) {
+        which[h] = (size_t)h * o->n / HELD;
+        assert_int_equal(cn_pack_read(r, o->v[which[h]].oid, &held[h]), 0);
+    }
+    /* The same object twice while held. */
+    cn_pack_obj_t *again = NULL;
+    assert_int_equal(cn_pack_read(r, o->v[which[0]].oid, &again), 0);
+    for (size_t i = 0; i < o->n; i++) assert_null(read_matches(r, &o->v[i], NULL));
+    for (int h = 0; h < HELD; h++) {
+        const obj_t *x = &o->v[which[h]];
+        assert_int_equal(cn_pack_obj_type(held[h]), x->type);
+        assert_int_equal(cn_pack_obj_size(held[h]), x->size);
+        assert_memory_equal(cn_pack_obj_data(held[h]), x->data, x->size);
+        cn_pack_obj_release(r, held[h]);
+    }
+    assert_memory_equal(cn_pack_obj_data(again), o->v[which[0]].data, o->v[which[0]].size);
+    cn_pack_obj_release(r, again);
+    cn_pack_reader_free(&r);
+}
+
+/* Objects held across other reads keep their bytes: with a one-byte cache
+   (nothing is kept) and a 16 KiB one (objects are cached, then evicted while
+   held, and deltas are applied to bases evicted just before). */
 static void test_tiny_cache_keeps_held_objects(void **state) {
     (void)state;
     objs_t o;
     load_objects("r", &o);
     cn_packs_t *p = open_packs("r");
     check_all(p, &o, 1);
-    cn_pack_reader_t *r = cn_pack_reader_new(p, 1);
-    enum { HELD = 16 };
-    cn_pack_obj_t *held[HELD];
-    size_t which[HELD];
-    for (int h = 0; h < HELD; h++) {
-        which[h] = (size_t)h * o.n / HELD;
-        assert_int_equal(cn_pack_read(r, o.v[which[h]].oid, &held[h]), 0);
-    }
-    /* The same object twice while held. */
-    cn_pack_obj_t *again = NULL;
-    assert_int_equal(cn_pack_read(r, o.v[which[0]].oid, &again), 0);
-    for (size_t i = 0; i < o.n; i++) assert_null(read_matches(r, &o.v[i], NULL));
-    for (int h = 0; h < HELD; h++) {
-        const obj_t *x = &o.v[which[h]];
-        assert_int_equal(cn_pack_obj_type(held[h]), x->type);
-        assert_int_equal(cn_pack_obj_size(held[h]), x->size);
-        assert_memory_equal(cn_pack_obj_data(held[h]), x->data, x->size);
-        cn_pack_obj_release(r, held[h]);
-    }
-    assert_memory_equal(cn_pack_obj_data(again), o.v[which[0]].data, o.v[which[0]].size);
-    cn_pack_obj_release(r, again);
-    cn_pack_reader_free(&r);
+    check_all(p, &o, 16384);
+    held_objects_survive(p, &o, 1);
+    held_objects_survive(p, &o, 16384);
     cn_packs_unref(&p);
     free_objects(&o);
 }
@@ -503,6 +515,20 @@ static void test_bad_index_leaves_its_pack_out(void **state) {
     cn_packs_unref(&p);
     sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && "
        "for f in *.idx; do printf '\\000\\000\\000\\003' | dd of=$f bs=1 seek=4 conv=notrunc; done");
+    p = open_packs("ri");
+    assert_int_equal(cn_packs_count(p), 0);
+    expect_all_not_found(p, &o);
+    cn_packs_unref(&p);
+    /* a pack whose checksum is not the one its index names, and a cut pack */
+    sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && "
+       "for f in *.pack; do printf 'XXXX' | dd of=$f bs=1 seek=$(( $(stat -c %%s $f) - 4 )) conv=notrunc; "
+       "done");
+    p = open_packs("ri");
+    assert_int_equal(cn_packs_count(p), 0);
+    expect_all_not_found(p, &o);
+    cn_packs_unref(&p);
+    sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && "
+       "for f in *.pack; do truncate -s $(( $(stat -c %%s $f) / 2 )) $f; done");
     p = open_packs("ri");
     assert_int_equal(cn_packs_count(p), 0);
     expect_all_not_found(p, &o);
