@@ -477,35 +477,33 @@ void cn_git_tree_free(cn_git_tree_t *t) {
 /* A raw object from our pack reader is marked by its low bit. */
 #define RAW_PACKED ((uintptr_t)1)
 
-int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len) {
+/* An object's raw bytes, which must be of type want (what names it). */
+static int read_raw(cn_git_t *g, const cn_oid_t *oid, enum cn_pack_type want, const char *what,
+                    cn_git_raw_t **out, const uint8_t **data, size_t *len) {
     cn_pack_reader_t *r = reader_of(g);
     cn_pack_obj_t *po = NULL;
-    int prc = r ? cn_pack_read(r, oid->id, &po) : CN_ENOTFOUND;
-    if (prc == 0 && cn_pack_obj_type(po) != CN_PACK_TREE) {
-        cn_pack_obj_release(r, po);
-        char hex[CN_OID_HEX];
-        oid_hex(oid, hex);
-        return cn_err(CN_ECORRUPT, "object %s is not a tree", hex);
-    }
-    if (prc == 0) {
-        *data = cn_pack_obj_data(po);
-        *len = cn_pack_obj_size(po);
-        *out = (cn_git_raw_t *)((uintptr_t)po | RAW_PACKED);
-        return 0;
-    }
-    if (prc != CN_ENOTFOUND) return prc;
+    int rc = r ? cn_pack_read(r, oid->id, &po) : CN_ENOTFOUND;
     git_odb_object *o = NULL;
-    if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail("tree", oid);
-    if (git_odb_object_type(o) != GIT_OBJECT_TREE) {
+    if (rc == CN_ENOTFOUND) {
+        if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail(what, oid);
+        rc = 0;
+    }
+    if (rc < 0) return rc;
+    if (po ? cn_pack_obj_type(po) != want : (int)git_odb_object_type(o) != (int)want) {
+        cn_pack_obj_release(r, po);
+        git_odb_object_free(o);
         char hex[CN_OID_HEX];
         oid_hex(oid, hex);
-        git_odb_object_free(o);
-        return cn_err(CN_ECORRUPT, "object %s is not a tree", hex);
+        return cn_err(CN_ECORRUPT, "object %s is not a %s", hex, what);
     }
-    *data = git_odb_object_data(o);
-    *len = git_odb_object_size(o);
-    *out = (cn_git_raw_t *)(void *)o;
+    *data = po ? cn_pack_obj_data(po) : git_odb_object_data(o);
+    *len = po ? cn_pack_obj_size(po) : git_odb_object_size(o);
+    *out = po ? (cn_git_raw_t *)((uintptr_t)po | RAW_PACKED) : (cn_git_raw_t *)(void *)o;
     return 0;
+}
+
+int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len) {
+    return read_raw(g, oid, CN_PACK_TREE, "tree", out, data, len);
 }
 
 void cn_git_raw_free(cn_git_raw_t *r) {

@@ -34,6 +34,10 @@
    or reference deltas that loop. */
 #define MAX_CHAIN 10000
 #define DEFAULT_CACHE (32u << 20)
+/* Room past an object's end: zlib's fast loop runs only while 258 bytes of
+   output space remain, so an exact-size buffer inflates its last 258 bytes
+   (half of a small commit or tree) byte by byte. */
+#define INFLATE_SLACK 320u
 
 typedef struct {
     const uint8_t *idx, *pack;
@@ -136,8 +140,7 @@ int cn_packs_open(const char *objects_dir, cn_packs_t **out) {
         size_t nl = strlen(e->d_name);
         if (nl < 5 || strcmp(e->d_name + nl - 4, ".idx") != 0) continue;
         char *ip = cn_path_join(dir, e->d_name);
-        char *pp = cn_xstrdup(ip);
-        memcpy(pp + strlen(pp) - 4, ".pack", 5); /* same length: "idx" + NUL */
+        char *pp = cn_xasprintf("%.*s.pack", (int)(strlen(ip) - 4), ip);
         pack_t p = {0};
         p.idx = map_file(ip, &p.idx_len);
         p.pack = p.idx ? map_file(pp, &p.pack_len) : NULL;
@@ -424,7 +427,7 @@ static int parse_entry(const cn_pack_reader_t *r, const uint8_t *oid, entry_t *e
         size |= (uint64_t)(c & 0x7f) << shift;
         shift += 7;
     }
-    if (size > UINT_MAX) return CN_ENOTFOUND; /* over zlib's counters: libgit2 reads it */
+    if (size > UINT_MAX - INFLATE_SLACK) return CN_ENOTFOUND; /* over zlib's counters: libgit2 reads it */
     e->size = (size_t)size;
     if (e->type == OBJ_OFS_DELTA) {
         if (at >= end) return corrupt(oid, "a bad delta header");
@@ -449,24 +452,24 @@ static int parse_entry(const cn_pack_reader_t *r, const uint8_t *oid, entry_t *e
     return 0;
 }
 
-/* Inflates e's stream into exactly e->size bytes at dst. */
+/* Inflates e's stream into exactly e->size bytes at dst (which has
+   INFLATE_SLACK more bytes of room). */
 static int inflate_entry(cn_pack_reader_t *r, const uint8_t *oid, const entry_t *e, uint8_t *dst) {
     if (!r->z_ok) return cn_err(CN_ENOMEM, "cannot start zlib");
     const pack_t *p = &r->packs->v[e->pk];
     size_t avail = (size_t)(p->pack + p->pack_len - 20 - e->data);
-    uint8_t none;
     inflateReset(&r->z);
     r->z.next_in = (Bytef *)(uintptr_t)e->data;
     r->z.avail_in = avail > UINT_MAX ? UINT_MAX : (uInt)avail;
-    r->z.next_out = e->size ? dst : &none;
-    r->z.avail_out = (uInt)e->size;
+    r->z.next_out = dst;
+    r->z.avail_out = (uInt)e->size + INFLATE_SLACK;
     int zr = inflate(&r->z, Z_FINISH);
     if (zr != Z_STREAM_END || r->z.total_out != e->size) return corrupt(oid, "a damaged zlib stream");
     return 0;
 }
 
 static cn_pack_obj_t *obj_new(const entry_t *e, int type, size_t size) {
-    cn_pack_obj_t *o = cn_xmalloc(sizeof *o + (size ? size : 1));
+    cn_pack_obj_t *o = cn_xmalloc(sizeof *o + size + INFLATE_SLACK);
     *o = (cn_pack_obj_t){
         .key = (uint64_t)e->pk << 48 | e->off, .holds = 1, .type = (uint8_t)type, .size = size};
     return o;
@@ -475,9 +478,9 @@ static cn_pack_obj_t *obj_new(const entry_t *e, int type, size_t size) {
 /* The delta e applied to base (held): a new object, held. */
 static int apply_entry(cn_pack_reader_t *r, const uint8_t *oid, const entry_t *e, const cn_pack_obj_t *base,
                        cn_pack_obj_t **out) {
-    if (r->scratch_cap < e->size) {
+    if (r->scratch_cap < e->size + INFLATE_SLACK) {
         free(r->scratch);
-        r->scratch_cap = e->size > 4096 ? e->size : 4096;
+        r->scratch_cap = e->size + INFLATE_SLACK > 4096 ? e->size + INFLATE_SLACK : 4096;
         r->scratch = cn_xmalloc(r->scratch_cap);
     }
     int rc = inflate_entry(r, oid, e, r->scratch);

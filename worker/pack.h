@@ -43,7 +43,7 @@ void cn_pack_reader_free(cn_pack_reader_t **r);
 /* Reads the object oid: 0 with *out held until cn_pack_obj_release (on the
    same reader's thread), CN_ENOTFOUND (no detail) when no pack has it, or
    CN_ECORRUPT naming the object when its bytes do not decode (zlib, delta,
-   sizes, a delta chain deeper than 10,000 or looping). */
+   sizes, a delta chain of 10,000 links or more, or looping). */
 int cn_pack_read(cn_pack_reader_t *r, const uint8_t oid[CN_PACK_OID_LEN], cn_pack_obj_t **out);
 enum cn_pack_type cn_pack_obj_type(const cn_pack_obj_t *o);
 const uint8_t *cn_pack_obj_data(const cn_pack_obj_t *o);

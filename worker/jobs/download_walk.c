@@ -1,13 +1,14 @@
 /* download_walk.c: the download's inner loop: for each new commit (parents
-   first) its changes against the first parent (treediff.c), the paths, users
-   and contents they name, then the commit record itself, so that a commit found
-   in the shard always has everything it names (a batch is atomic and batches
-   are appended in order). Runs on the job's slot thread. */
+   first) its changes against the first parent (diffed ahead on the diff
+   threads, dldiff.h), the paths, users and contents they name, then the commit
+   record itself, so that a commit found in the shard always has everything it
+   names (a batch is atomic and batches are appended in order). Runs on the
+   job's slot thread. */
 #include "download.h"
 
+#include "dldiff.h"
 #include "errors.h"
 #include "repo.h"
-#include "treediff.h"
 #include "util.h"
 
 #include <stdio.h>
@@ -19,6 +20,8 @@
 #define DL_INFLIGHT_BYTES (64u << 20)
 /* Bytes of recently stored contents kept as delta bases. */
 #define DL_CACHE_BYTES (64u << 20)
+/* Threads diffing trees (dldiff.h) while this one reads contents and orders. */
+#define DL_DIFF_THREADS 2
 
 static void note_missing(cn_dl_t *dl, const char *detail) {
     dl->commit_bad = true;
@@ -116,22 +119,24 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) 
     return 0;
 }
 
-static int on_change(void *arg, const cn_tdiff_change_t *c) {
-    cn_dl_t *dl = arg;
+/* One change of the commit being consumed, in the diff's order. */
+static int on_change(cn_dl_t *dl, const cn_dldiff_chunk_t *ch, const cn_dldiff_change_t *c) {
+    const cn_oid_t *old = c->has_old ? &c->old_oid : NULL;
     if (!c->deleted && c->mode != GITLINK_MODE && (c->mode & 0170000u) != 0040000u && !dl->d->no_contents) {
-        if (cn_keyset_has(&dl->missing_blobs, c->oid)) {
+        if (cn_keyset_has(&dl->missing_blobs, &c->oid)) {
             note_missing(dl, "a file named again after it was found missing");
-        } else if (cn_keyset_add(&dl->blobs, c->oid)) {
-            int rc = store_content(dl, c->oid, c->old_oid);
+        } else if (cn_keyset_add(&dl->blobs, &c->oid)) {
+            int rc = store_content(dl, &c->oid, old);
             if (rc < 0 && !(dl->d->allow_partial && rc == CN_ECORRUPT)) return rc;
             if (rc < 0) {
-                cn_keyset_add(&dl->missing_blobs, c->oid);
+                cn_keyset_add(&dl->missing_blobs, &c->oid);
                 note_missing(dl, cn_err_detail());
             }
         }
     }
     /* Its Change record (and the path's) is built on the store thread. */
-    cn_dlstore_change(dl->store, c->path, c->path_len, c->deleted ? NULL : c->oid->id, c->mode);
+    cn_dlstore_change(dl->store, ch->paths + c->path_off, c->path_len, c->deleted ? NULL : c->oid.id,
+                      c->mode);
     dl->nchg++;
     return 0;
 }
@@ -154,22 +159,48 @@ static bool parent_bad(cn_dl_t *dl, const cn_git_commit_t *c) {
     return false;
 }
 
-static int store_one(cn_dl_t *dl, const cn_oid_t *oid) {
+enum { ITEM_NEW, ITEM_STORED };
+
+/* Fills a commit's item for the diff threads: stored already (skipped), or its
+   commit (item->arg) and the trees to diff, or the failure reading them. */
+static void prepare(cn_dl_t *dl, const cn_oid_t *oid, cn_dldiff_item_t *it) {
+    *it = (cn_dldiff_item_t){.tag = ITEM_NEW};
     if (cn_repo_has_commit(dl->d->shard, oid->id)) {
+        it->tag = ITEM_STORED;
+        return;
+    }
+    cn_git_commit_t *c = NULL;
+    int rc = cn_git_commit_get(dl->g, oid, &c);
+    if (rc == 0) rc = parent_tree(dl, c, &it->ptree, &it->has_parent);
+    if (rc == 0) {
+        it->tree = *cn_git_commit_tree(c);
+        it->diff = true;
+    } else {
+        it->rc = rc;
+        snprintf(it->detail, sizeof it->detail, "%s", cn_err_detail());
+    }
+    it->arg = c;
+}
+
+/* A diffed commit, in order: its contents and changes, then the commit record
+   (a commit whose parent was not stored is not stored either, with
+   allow_partial; without it, any failure ends the job). */
+static int consume(cn_dl_t *dl, const cn_oid_t *oid, const cn_dldiff_chunk_t *ch, cn_dldiff_item_t *it) {
+    if (it->tag == ITEM_STORED) {
         dl->st->commits_skipped++;
         return 0;
     }
+    cn_git_commit_t *c = it->arg;
+    it->arg = NULL;
     bool partial = dl->d->allow_partial;
-    cn_git_commit_t *c = NULL;
-    int rc = cn_git_commit_get(dl->g, oid, &c);
     dl->nchg = 0;
-    dl->commit_bad = false;
-    if (rc == 0 && partial && parent_bad(dl, c)) dl->commit_bad = true;
-    cn_oid_t ptree;
-    bool has_parent = false;
-    if (rc == 0 && !dl->commit_bad) rc = parent_tree(dl, c, &ptree, &has_parent);
-    if (rc == 0 && !dl->commit_bad)
-        rc = cn_treediff(dl->g, has_parent ? &ptree : NULL, cn_git_commit_tree(c), on_change, dl);
+    dl->commit_bad = c && partial && parent_bad(dl, c);
+    int rc = 0;
+    if (!dl->commit_bad) {
+        for (size_t k = it->first; k < it->first + it->n && rc == 0; k++)
+            rc = on_change(dl, ch, &ch->changes[k]);
+        if (rc == 0 && it->rc < 0) rc = cn_err(it->rc, "%s", it->detail);
+    }
     if (rc == CN_ECORRUPT && partial) {
         note_missing(dl, cn_err_detail());
         rc = 0;
@@ -196,24 +227,67 @@ static void report(const cn_download_t *d, const cn_dl_t *dl, size_t done, size_
     if (d->progress_bytes) d->progress_bytes(d->arg, dl->st->content_bytes, 0);
 }
 
+static void drop_chunk(cn_dldiff_chunk_t *ch) {
+    for (size_t i = 0; i < ch->n; i++) {
+        cn_git_commit_free(ch->items[i].arg);
+        ch->items[i].arg = NULL;
+    }
+}
+
+/* Hands the diff threads every chunk there is room for. */
+static void fill(cn_dl_t *dl, cn_dldiff_t *pool, const cn_oid_t *oids, size_t n, size_t *filled) {
+    cn_dldiff_chunk_t *ch;
+    while (*filled < n && (ch = cn_dldiff_next(pool))) {
+        size_t k = CN_MIN((size_t)CN_DLDIFF_CHUNK, n - *filled);
+        for (size_t i = 0; i < k; i++) prepare(dl, &oids[*filled + i], &ch->items[i]);
+        ch->n = k;
+        *filled += k;
+        cn_dldiff_submit(pool, ch);
+    }
+}
+
+static int consume_all(cn_dl_t *dl, cn_dldiff_t *pool, const cn_oid_t *oids, size_t n) {
+    const cn_download_t *d = dl->d;
+    uint64_t last_report = 0;
+    size_t filled = 0, done = 0;
+    int rc = 0;
+    while (rc == 0 && done < n) {
+        fill(dl, pool, oids, n, &filled);
+        cn_dldiff_chunk_t *ch = cn_dldiff_take(pool);
+        for (size_t i = 0; i < ch->n && rc == 0; i++, done++) {
+            if ((done & 15) == 0) {
+                if (d->cancelled && d->cancelled(d->arg)) {
+                    rc = cn_err(CN_ECANCELLED, "the download was stopped");
+                    break;
+                }
+                uint64_t now = cn_mono_ms();
+                if (now - last_report >= 200) {
+                    report(d, dl, done, n);
+                    last_report = now;
+                }
+            }
+            rc = consume(dl, &oids[done], ch, &ch->items[i]);
+        }
+        drop_chunk(ch); /* what a failure left unconsumed */
+        cn_dldiff_done(pool, ch);
+    }
+    for (cn_dldiff_chunk_t *ch; (ch = cn_dldiff_take(pool));) {
+        drop_chunk(ch);
+        cn_dldiff_done(pool, ch);
+    }
+    return rc;
+}
+
 int cn_dl_store_commits(cn_dl_t *dl, const cn_oid_t *oids, size_t n) {
     const cn_download_t *d = dl->d;
     int rc = cn_dlstore_start(d->shard, DL_INFLIGHT_BYTES, &dl->store);
     if (rc < 0) return rc;
     dl->cache = cn_bcache_new(d->cache_bytes ? d->cache_bytes : DL_CACHE_BYTES);
-    uint64_t last_report = 0;
-    for (size_t i = 0; i < n; i++) {
-        if ((i & 15) == 0) {
-            if (d->cancelled && d->cancelled(d->arg))
-                return cn_err(CN_ECANCELLED, "the download was stopped");
-            uint64_t now = cn_mono_ms();
-            if (now - last_report >= 200) {
-                report(d, dl, i, n);
-                last_report = now;
-            }
-        }
-        if ((rc = store_one(dl, &oids[i])) < 0) return rc;
-    }
+    cn_dldiff_t *pool = NULL;
+    if ((rc = cn_dldiff_start(dl->g, DL_DIFF_THREADS, &pool)) < 0) return rc;
+    rc = consume_all(dl, pool, oids, n);
+    cn_dldiff_free(&pool);
+    if (rc < 0) return rc;
     report(d, dl, n, n);
     cn_dlstore_stats_t ss = {0};
     rc = cn_dlstore_finish(dl->store, &ss);
