@@ -18,9 +18,9 @@
 struct cn_git {
     git_repository *repo;
     git_odb *odb;
-    /* Trees and commits are read from the packs by our own reader (pack.h)
-       first: no lock shared with other threads, one zlib stream per reader.
-       Opened on first use (a mirror is fetched before it is opened). */
+    /* Raw trees are read from the packs by our own reader (pack.h) first: no
+       lock shared with other threads, one zlib stream per reader. Opened on
+       first use (a mirror is fetched before it is opened). */
     cn_packs_t *packs;
     cn_pack_reader_t *reader;
     bool no_packs;
@@ -471,39 +471,33 @@ void cn_git_tree_free(cn_git_tree_t *t) {
     git_tree_free((git_tree *)(void *)t);
 }
 
-/* The odb object itself is handed out: libgit2 caches it (raw trees count
-   against the tree cache limit set in init_libgit2), so a tree read again by a
-   later commit's diff costs a cache lookup and no copy. */
-/* A raw object from our pack reader is marked by its low bit. */
+/* A raw tree from our pack reader (cached there) is marked by its low bit.
+   One libgit2 read (a loose tree) hands out the odb object itself, which
+   libgit2 caches (raw trees count against the tree cache limit set in
+   init_libgit2). */
 #define RAW_PACKED ((uintptr_t)1)
 
-/* An object's raw bytes, which must be of type want (what names it). */
-static int read_raw(cn_git_t *g, const cn_oid_t *oid, enum cn_pack_type want, const char *what,
-                    cn_git_raw_t **out, const uint8_t **data, size_t *len) {
+int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len) {
     cn_pack_reader_t *r = reader_of(g);
     cn_pack_obj_t *po = NULL;
     int rc = r ? cn_pack_read(r, oid->id, &po) : CN_ENOTFOUND;
     git_odb_object *o = NULL;
     if (rc == CN_ENOTFOUND) {
-        if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail(what, oid);
+        if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail("tree", oid);
         rc = 0;
     }
     if (rc < 0) return rc;
-    if (po ? cn_pack_obj_type(po) != want : (int)git_odb_object_type(o) != (int)want) {
+    if (po ? cn_pack_obj_type(po) != CN_PACK_TREE : git_odb_object_type(o) != GIT_OBJECT_TREE) {
         cn_pack_obj_release(r, po);
         git_odb_object_free(o);
         char hex[CN_OID_HEX];
         oid_hex(oid, hex);
-        return cn_err(CN_ECORRUPT, "object %s is not a %s", hex, what);
+        return cn_err(CN_ECORRUPT, "object %s is not a tree", hex);
     }
     *data = po ? cn_pack_obj_data(po) : git_odb_object_data(o);
     *len = po ? cn_pack_obj_size(po) : git_odb_object_size(o);
     *out = po ? (cn_git_raw_t *)((uintptr_t)po | RAW_PACKED) : (cn_git_raw_t *)(void *)o;
     return 0;
-}
-
-int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len) {
-    return read_raw(g, oid, CN_PACK_TREE, "tree", out, data, len);
 }
 
 void cn_git_raw_free(cn_git_raw_t *r) {

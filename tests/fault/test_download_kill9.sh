@@ -8,7 +8,7 @@
 source "$(dirname "$0")/../integration/cluster_lib.sh"
 command -v git >/dev/null || { echo "SKIP: git is needed"; exit 77; }
 R="$T/src.git"
-python3 "$CN_SRC/tests/bench/gen_repo.py" "$R" "${CN_KILL_COMMITS:-4000}" 200 >/dev/null || fail "gen_repo"
+python3 "$CN_SRC/tests/bench/gen_repo.py" "$R" "${CN_KILL_COMMITS:-8000}" 200 >/dev/null || fail "gen_repo"
 total=$(git -C "$R" rev-list --all --count)
 
 up 1 1
