@@ -488,7 +488,7 @@ int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const 
     }
     if (rc < 0) return rc;
     if (po ? cn_pack_obj_type(po) != CN_PACK_TREE : git_odb_object_type(o) != GIT_OBJECT_TREE) {
-        cn_pack_obj_release(r, po);
+        cn_pack_obj_release(po);
         git_odb_object_free(o);
         char hex[CN_OID_HEX];
         oid_hex(oid, hex);
@@ -502,7 +502,7 @@ int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const 
 
 void cn_git_raw_free(cn_git_raw_t *r) {
     if ((uintptr_t)r & RAW_PACKED)
-        cn_pack_obj_release(NULL, (cn_pack_obj_t *)((uintptr_t)r & ~RAW_PACKED));
+        cn_pack_obj_release((cn_pack_obj_t *)((uintptr_t)r & ~RAW_PACKED));
     else
         git_odb_object_free((git_odb_object *)(void *)r);
 }

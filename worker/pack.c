@@ -57,7 +57,6 @@ struct cn_pack_obj {
     struct cn_pack_obj *hnext, *prev, *next; /* hash chain; recency list */
     uint64_t key;                            /* pack number << 48 | offset */
     uint32_t holds;                          /* readers holding it, plus 1 while cached */
-    bool cached;
     uint8_t type;
     size_t size;
     uint8_t data[];
@@ -300,8 +299,12 @@ cn_pack_reader_t *cn_pack_reader_new(cn_packs_t *p, size_t cache_bytes) {
     return r;
 }
 
+static size_t hash_key(uint64_t key, size_t nbucket) {
+    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (nbucket - 1);
+}
+
 static size_t bucket_of(const cn_pack_reader_t *r, uint64_t key) {
-    return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (r->nbucket - 1);
+    return hash_key(key, r->nbucket);
 }
 
 static void unlink_recency(cn_pack_reader_t *r, cn_pack_obj_t *o) {
@@ -324,8 +327,7 @@ static void push_newest(cn_pack_reader_t *r, cn_pack_obj_t *o) {
     if (!r->oldest) r->oldest = o;
 }
 
-void cn_pack_obj_release(cn_pack_reader_t *r, cn_pack_obj_t *o) {
-    (void)r;
+void cn_pack_obj_release(cn_pack_obj_t *o) {
     if (o && --o->holds == 0) free(o);
 }
 
@@ -336,8 +338,7 @@ static void evict(cn_pack_reader_t *r, cn_pack_obj_t *o) {
     unlink_recency(r, o);
     r->bytes -= o->size;
     r->count--;
-    o->cached = false;
-    cn_pack_obj_release(r, o);
+    cn_pack_obj_release(o);
 }
 
 static cn_pack_obj_t *cache_get(cn_pack_reader_t *r, uint64_t key) {
@@ -357,7 +358,7 @@ static void grow(cn_pack_reader_t *r) {
     for (size_t i = 0; i < r->nbucket; i++)
         for (cn_pack_obj_t *o = r->bucket[i], *next; o; o = next) {
             next = o->hnext;
-            size_t at = (size_t)((o->key * 0x9e3779b97f4a7c15ull) >> 32) & (n - 1);
+            size_t at = hash_key(o->key, n);
             o->hnext = b[at];
             b[at] = o;
         }
@@ -376,7 +377,6 @@ static void cache_put(cn_pack_reader_t *r, cn_pack_obj_t *o) {
     o->hnext = r->bucket[at];
     r->bucket[at] = o;
     push_newest(r, o);
-    o->cached = true;
     o->holds++;
     r->bytes += o->size;
 }
@@ -535,13 +535,13 @@ static int resolve(cn_pack_reader_t *r, const uint8_t *oid, size_t pk, uint64_t 
     while (rc == 0 && n > 0) {
         cn_pack_obj_t *o = NULL;
         rc = apply_entry(r, oid, &chain[--n], base, &o);
-        cn_pack_obj_release(r, base);
+        cn_pack_obj_release(base);
         base = o;
         if (o) cache_put(r, o);
     }
     if (chain != stack_buf) free(chain);
     if (rc < 0) {
-        cn_pack_obj_release(r, base);
+        cn_pack_obj_release(base);
         return rc;
     }
     *out = base;

@@ -48,8 +48,8 @@ int cn_pack_read(cn_pack_reader_t *r, const uint8_t oid[CN_PACK_OID_LEN], cn_pac
 enum cn_pack_type cn_pack_obj_type(const cn_pack_obj_t *o);
 const uint8_t *cn_pack_obj_data(const cn_pack_obj_t *o);
 size_t cn_pack_obj_size(const cn_pack_obj_t *o);
-/* r may be NULL (the holds are counted in the object). */
-void cn_pack_obj_release(cn_pack_reader_t *r, cn_pack_obj_t *o);
+/* On the thread of the reader it came from (the holds are plain counts). */
+void cn_pack_obj_release(cn_pack_obj_t *o);
 
 /* Applies a git delta (base size, result size, copy and insert ops) to base:
    0 with *out (malloc'd, *out_len bytes), or CN_ECORRUPT when the delta does

@@ -163,7 +163,7 @@ static const char *read_matches(cn_pack_reader_t *r, const obj_t *x, int *rc_out
         why = "wrong size";
     else if (x->size && memcmp(cn_pack_obj_data(po), x->data, x->size) != 0)
         why = "wrong bytes";
-    cn_pack_obj_release(r, po);
+    cn_pack_obj_release(po);
     return why;
 }
 
@@ -342,10 +342,10 @@ static void held_objects_survive(cn_packs_t *p, const objs_t *o, size_t cache) {
         assert_int_equal(cn_pack_obj_type(held[h]), x->type);
         assert_int_equal(cn_pack_obj_size(held[h]), x->size);
         assert_memory_equal(cn_pack_obj_data(held[h]), x->data, x->size);
-        cn_pack_obj_release(r, held[h]);
+        cn_pack_obj_release(held[h]);
     }
     assert_memory_equal(cn_pack_obj_data(again), o->v[which[0]].data, o->v[which[0]].size);
-    cn_pack_obj_release(r, again);
+    cn_pack_obj_release(again);
     cn_pack_reader_free(&r);
 }
 

@@ -206,7 +206,7 @@ static int read_obj(cn_pack_reader_t *r, uint8_t tag, uint32_t k, enum cn_pack_t
         assert_int_equal(cn_pack_obj_type(o), type);
         assert_int_equal(cn_pack_obj_size(o), want_len);
         if (want_len) assert_memory_equal(cn_pack_obj_data(o), want, want_len);
-        cn_pack_obj_release(r, o);
+        cn_pack_obj_release(o);
     }
     return rc;
 }
