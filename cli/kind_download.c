@@ -15,8 +15,6 @@
 #include <string.h>
 #include <unistd.h>
 
-#define LIST_MAX (256u << 20)
-
 static const char *const download_pos[] = {"url", NULL};
 static const char *const download_known[] = {"url", "max_file_size", "allow_partial", NULL};
 
@@ -64,13 +62,16 @@ static int add_url(void *arg, const char *url, size_t line) {
 static int download_read_from(cn_joblist_t *l, const char *path, const cn_job_opts_t *o) {
     cn_buf_t data = {0};
     const char *file = strcmp(path, "-") == 0 ? "/dev/stdin" : path;
-    int rc = cn_read_file(file, LIST_MAX, &data);
-    if (rc < 0) rc = cn_err(rc, "cannot read %s: %s", path, cn_err_detail());
+    int rc = cn_read_file(file, CN_SUBMIT_FROM_MAX, &data);
+    if (rc < 0) {
+        cn_buf_free(&data);
+        return cn_err(rc, "cannot read %s: %s", path, cn_err_detail());
+    }
     input_t in = {l, o, path, false};
-    if (rc == 0) rc = cn_url_list_parse((const char *)data.data, data.len, add_url, &in);
+    rc = cn_url_list_parse((const char *)data.data, data.len, add_url, &in);
     if (rc == CN_EAGAIN)
-        rc = cn_submit_from_buf(l, (const char *)data.data, data.len, path, "download", o);
-    else if (rc < 0 && !in.named && data.len) /* the list's own complaint */
+        rc = cn_submit_from_buf(l, &data, path, "download", o);
+    else if (rc < 0 && !in.named) /* the list's own complaint */
         rc = cn_err(rc, "%s: %s", path, cn_err_detail());
     cn_buf_free(&data);
     return rc;

@@ -27,9 +27,12 @@ int cn_submit_add(cn_joblist_t *l, const cn_cli_kind_t *k, const cn_json_obj_t *
 int cn_parse_after(const char *s, cn_job_opts_t *o);
 /* Reads one job per line (JSON objects) from path ("-": stdin); kind is the
    default kind (a line's "kind" wins); def gives default options. */
+/* The most bytes a --from file may hold. */
+#define CN_SUBMIT_FROM_MAX (256u << 20)
 int cn_submit_from(cn_joblist_t *l, const char *path, const char *kind, const cn_job_opts_t *def);
-/* The same for a file's bytes already read (name: for messages). */
-int cn_submit_from_buf(cn_joblist_t *l, const char *data, size_t n, const char *name, const char *kind,
+/* The same for a file's bytes already read (name: for messages); lines are
+   cut in place. */
+int cn_submit_from_buf(cn_joblist_t *l, cn_buf_t *data, const char *name, const char *kind,
                        const cn_job_opts_t *def);
 
 #endif

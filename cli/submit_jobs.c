@@ -182,34 +182,27 @@ static int from_text_line(cn_joblist_t *l, char *line, size_t n, const char *nam
 }
 
 int cn_submit_from(cn_joblist_t *l, const char *path, const char *kind, const cn_job_opts_t *def) {
-    FILE *f = strcmp(path, "-") == 0 ? stdin : fopen(path, "r");
-    if (!f) return cn_err(CN_ESYS, "cannot open %s: %m", path);
-    char *line = NULL;
-    size_t cap = 0, lineno = 0;
-    ssize_t n;
-    int rc = 0;
-    while (rc == 0 && (n = getline(&line, &cap, f)) >= 0)
-        rc = from_text_line(l, line, (size_t)n, path, ++lineno, kind, def);
-    if (rc == 0 && ferror(f)) rc = cn_err(CN_EIO, "reading %s failed", path);
-    free(line);
-    if (f != stdin) fclose(f);
+    cn_buf_t data = {0};
+    int rc = cn_read_file(strcmp(path, "-") == 0 ? "/dev/stdin" : path, CN_SUBMIT_FROM_MAX, &data);
+    if (rc < 0)
+        rc = cn_err(rc, "cannot read %s: %s", path, cn_err_detail());
+    else
+        rc = cn_submit_from_buf(l, &data, path, kind, def);
+    cn_buf_free(&data);
     return rc;
 }
 
-int cn_submit_from_buf(cn_joblist_t *l, const char *data, size_t n, const char *name, const char *kind,
+int cn_submit_from_buf(cn_joblist_t *l, cn_buf_t *data, const char *name, const char *kind,
                        const cn_job_opts_t *def) {
-    cn_buf_t line = {0};
-    size_t lineno = 0;
+    char *text = (char *)cn_buf_cstr(data); /* a terminator after the last line */
+    size_t n = data->len, lineno = 0;
     int rc = 0;
     for (size_t at = 0; rc == 0 && at < n;) {
-        const char *nl = memchr(data + at, '\n', n - at);
-        size_t len = nl ? (size_t)(nl - (data + at)) : n - at;
-        cn_buf_reset(&line);
-        cn_buf_append(&line, data + at, len);
-        cn_buf_putc(&line, '\0'); /* the JSON parser wants a string's end */
-        rc = from_text_line(l, (char *)line.data, len, name, ++lineno, kind, def);
+        const char *nl = memchr(text + at, '\n', n - at);
+        size_t len = nl ? (size_t)(nl - (text + at)) : n - at;
+        /* in place: the line's newline (or the terminator) becomes its end */
+        rc = from_text_line(l, text + at, len, name, ++lineno, kind, def);
         at += len + 1;
     }
-    cn_buf_free(&line);
     return rc;
 }
