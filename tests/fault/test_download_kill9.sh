@@ -43,7 +43,7 @@ cn --json query log "$P" | jq -e --argjson l "$first_lease" 'length == 1 and .[0
   fail "stored commits differ from the repository's"
 want=$(git -C "$R" for-each-ref --format='%(objectname) %(refname)' refs/heads refs/tags | sort)
 [ "$(cn query heads "$P" | sort)" = "$want" ] || fail "heads differ"
-f=$(git -C "$R" ls-tree -r --name-only master | head -1)
+f=$(git -C "$R" ls-tree -r --name-only master | sed -n 1p)  # sed reads it all: no SIGPIPE under pipefail
 cn query file "$P" master "$f" | cmp - <(git -C "$R" cat-file blob "master:$f") || fail "file $f differs"
 
 cn down --timeout 20s >/dev/null 2>&1 || fail "down"
