@@ -44,7 +44,8 @@ static pthread_once_t init_once = PTHREAD_ONCE_INIT;
 
 static void init_libgit2(void) {
     git_libgit2_init();
-    /* Trees of big repositories are re-read many times by the tree diff. */
+    /* Packed trees are read by pack.c; a loose one is read again by the next
+       commit's diff through libgit2's cache. */
     git_libgit2_opts(GIT_OPT_SET_CACHE_MAX_SIZE, (ssize_t)(512 << 20));
     git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_BLOB, (size_t)0);
     git_libgit2_opts(GIT_OPT_SET_CACHE_OBJECT_LIMIT, GIT_OBJECT_TREE, (size_t)(1 << 20));
@@ -94,21 +95,21 @@ int cn_git_open(const char *dir, cn_git_t **out) {
 /* Bytes of resolved trees (and their delta bases) each handle keeps. */
 #define PACK_CACHE_BYTES (64u << 20)
 
-/* The handle's pack reader, or NULL when its packs cannot be read (libgit2
-   then reads everything). */
-static cn_pack_reader_t *reader_of(cn_git_t *g) {
-    if (g->reader || g->no_packs) return g->reader;
-    if (!g->packs) {
-        char *objects = cn_path_join(git_repository_path(g->repo), "objects");
-        int rc = cn_packs_open(objects, &g->packs);
-        free(objects);
-        if (rc < 0) {
-            cn_err_clear();
-            g->no_packs = true;
-            return NULL;
-        }
+/* The handle's packs, or NULL when they cannot be read (libgit2 then reads
+   everything). */
+static cn_packs_t *packs_of(cn_git_t *g) {
+    if (g->packs || g->no_packs) return g->packs;
+    char *objects = cn_path_join(git_repository_path(g->repo), "objects");
+    if (cn_packs_open(objects, &g->packs) < 0) {
+        cn_err_clear();
+        g->no_packs = true;
     }
-    g->reader = cn_pack_reader_new(g->packs, PACK_CACHE_BYTES);
+    free(objects);
+    return g->packs;
+}
+
+static cn_pack_reader_t *reader_of(cn_git_t *g) {
+    if (!g->reader && packs_of(g)) g->reader = cn_pack_reader_new(g->packs, PACK_CACHE_BYTES);
     return g->reader;
 }
 
@@ -116,7 +117,7 @@ int cn_git_open_sibling(cn_git_t *g, cn_git_t **out) {
     *out = NULL;
     int rc = open_repo(git_repository_path(g->repo), out);
     if (rc < 0) return rc;
-    if (reader_of(g)) (*out)->packs = cn_packs_ref(g->packs);
+    if (packs_of(g)) (*out)->packs = cn_packs_ref(g->packs);
     (*out)->no_packs = g->no_packs;
     return 0;
 }
@@ -477,26 +478,36 @@ void cn_git_tree_free(cn_git_tree_t *t) {
    init_libgit2). */
 #define RAW_PACKED ((uintptr_t)1)
 
+static int not_a_tree(const cn_oid_t *oid) {
+    char hex[CN_OID_HEX];
+    oid_hex(oid, hex);
+    return cn_err(CN_ECORRUPT, "object %s is not a tree", hex);
+}
+
 int cn_git_tree_raw(cn_git_t *g, const cn_oid_t *oid, cn_git_raw_t **out, const uint8_t **data, size_t *len) {
     cn_pack_reader_t *r = reader_of(g);
     cn_pack_obj_t *po = NULL;
     int rc = r ? cn_pack_read(r, oid->id, &po) : CN_ENOTFOUND;
+    if (rc == 0) {
+        if (cn_pack_obj_type(po) != CN_PACK_TREE) {
+            cn_pack_obj_release(po);
+            return not_a_tree(oid);
+        }
+        *data = cn_pack_obj_data(po);
+        *len = cn_pack_obj_size(po);
+        *out = (cn_git_raw_t *)((uintptr_t)po | RAW_PACKED);
+        return 0;
+    }
+    if (rc != CN_ENOTFOUND) return rc;
     git_odb_object *o = NULL;
-    if (rc == CN_ENOTFOUND) {
-        if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail("tree", oid);
-        rc = 0;
-    }
-    if (rc < 0) return rc;
-    if (po ? cn_pack_obj_type(po) != CN_PACK_TREE : git_odb_object_type(o) != GIT_OBJECT_TREE) {
-        cn_pack_obj_release(po);
+    if (git_odb_read(&o, g->odb, GOID(oid)) < 0) return object_fail("tree", oid);
+    if (git_odb_object_type(o) != GIT_OBJECT_TREE) {
         git_odb_object_free(o);
-        char hex[CN_OID_HEX];
-        oid_hex(oid, hex);
-        return cn_err(CN_ECORRUPT, "object %s is not a tree", hex);
+        return not_a_tree(oid);
     }
-    *data = po ? cn_pack_obj_data(po) : git_odb_object_data(o);
-    *len = po ? cn_pack_obj_size(po) : git_odb_object_size(o);
-    *out = po ? (cn_git_raw_t *)((uintptr_t)po | RAW_PACKED) : (cn_git_raw_t *)(void *)o;
+    *data = git_odb_object_data(o);
+    *len = git_odb_object_size(o);
+    *out = (cn_git_raw_t *)(void *)o;
     return 0;
 }
 

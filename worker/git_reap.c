@@ -2,17 +2,20 @@
    that a download walked holds libgit2's object cache: about 90 MB in some
    200,000 allocations after redis's history, 45-70 ms to free, which the job
    would otherwise wait for after its work is done (git itself leaves all of it
-   to the process's exit). One thread per process, started on first use;
-   waited for at exit so that nothing is freed under a leak checker. */
+   to the process's exit); the diff threads' handles hold their readers' tree
+   caches. One thread per process, started on first use; waited for at exit
+   so that nothing is freed under a leak checker. */
 #include "git.h"
+
+#include "util.h"
 
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 
 /* More repositories waiting than this: the caller closes its own (bounds the
-   memory a fast stream of jobs could leave behind). */
-#define REAP_MAX_PENDING 2
+   memory a fast stream of jobs could leave behind). A download hands over
+   three: its walk's handle and its two diff threads'. */
+#define REAP_MAX_PENDING 6
 
 typedef struct reap_item {
     struct reap_item *next;
@@ -25,7 +28,6 @@ static struct {
     reap_item_t *head, *tail;
     int pending; /* queued or being closed */
     bool started;
-    pid_t pid; /* the process whose thread it is (a forked child has none) */
 } reap = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
 
 static void *reaper(void *arg) {
@@ -48,14 +50,13 @@ static void *reaper(void *arg) {
 
 void cn_git_reap_wait(void) {
     pthread_mutex_lock(&reap.mu);
-    if (reap.started && reap.pid == getpid())
-        while (reap.pending > 0) pthread_cond_wait(&reap.cv, &reap.mu);
+    while (reap.pending > 0) pthread_cond_wait(&reap.cv, &reap.mu);
     pthread_mutex_unlock(&reap.mu);
 }
 
-/* Under reap.mu: the reaper runs (started now if needed) in this process. */
+/* Under reap.mu: the reaper runs (started now if needed). */
 static bool reaper_ready(void) {
-    if (reap.started) return reap.pid == getpid();
+    if (reap.started) return true;
     pthread_attr_t attr;
     pthread_t t;
     if (pthread_attr_init(&attr) != 0) return false;
@@ -64,16 +65,15 @@ static bool reaper_ready(void) {
     pthread_attr_destroy(&attr);
     if (!ok) return false;
     reap.started = true;
-    reap.pid = getpid();
     atexit(cn_git_reap_wait);
     return true;
 }
 
 void cn_git_close_later(cn_git_t **self_p) {
     if (!*self_p) return;
-    reap_item_t *it = malloc(sizeof *it);
+    reap_item_t *it = cn_xmalloc(sizeof *it);
     pthread_mutex_lock(&reap.mu);
-    bool queued = it && reap.pending < REAP_MAX_PENDING && reaper_ready();
+    bool queued = reap.pending < REAP_MAX_PENDING && reaper_ready();
     if (queued) {
         *it = (reap_item_t){.g = *self_p};
         if (reap.tail)

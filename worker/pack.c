@@ -59,6 +59,7 @@ struct cn_pack_obj {
     uint32_t holds;                          /* readers holding it, plus 1 while cached */
     uint8_t type;
     size_t size;
+    size_t mem; /* bytes it takes, as the cache budget counts them */
     uint8_t data[];
 };
 
@@ -209,20 +210,6 @@ static bool packs_find(const cn_packs_t *ps, const uint8_t *oid, size_t *pk, uin
 
 /* ---- deltas ---- */
 
-static bool varint(const uint8_t **p, const uint8_t *end, uint64_t *out) {
-    uint64_t v = 0;
-    unsigned shift = 0;
-    uint8_t c;
-    do {
-        if (*p >= end || shift > 63) return false;
-        c = *(*p)++;
-        v |= (uint64_t)(c & 0x7f) << shift;
-        shift += 7;
-    } while (c & 0x80);
-    *out = v;
-    return true;
-}
-
 /* The result size a delta announces for a base of base_len bytes; *ops is
    where its instructions start. Every instruction is at least a byte and
    yields at most max(base_len, 127) bytes, which bounds an honest size. */
@@ -230,7 +217,7 @@ static bool delta_size(size_t base_len, const uint8_t *delta, size_t dlen, const
                        size_t *size) {
     const uint8_t *p = delta, *end = delta + dlen;
     uint64_t src, dst;
-    if (!varint(&p, end, &src) || !varint(&p, end, &dst) || src != base_len) return false;
+    if (!cn_get_varint(&p, end, &src) || !cn_get_varint(&p, end, &dst) || src != base_len) return false;
     uint64_t most = (uint64_t)(end - p) * (base_len > 127 ? base_len : 127);
     if (dst > most || dst > SIZE_MAX / 2) return false;
     *ops = p;
@@ -336,7 +323,7 @@ static void evict(cn_pack_reader_t *r, cn_pack_obj_t *o) {
     while (*pp != o) pp = &(*pp)->hnext;
     *pp = o->hnext;
     unlink_recency(r, o);
-    r->bytes -= o->size;
+    r->bytes -= o->mem;
     r->count--;
     cn_pack_obj_release(o);
 }
@@ -370,15 +357,15 @@ static void grow(cn_pack_reader_t *r) {
 /* Keeps o (held by the caller) unless it is bigger than a quarter of the
    budget; the oldest objects make room. */
 static void cache_put(cn_pack_reader_t *r, cn_pack_obj_t *o) {
-    if (o->size > r->limit / 4) return;
-    while (r->oldest && r->bytes + o->size > r->limit) evict(r, r->oldest);
+    if (o->mem > r->limit / 4) return;
+    while (r->oldest && r->bytes + o->mem > r->limit) evict(r, r->oldest);
     if (++r->count > r->nbucket) grow(r);
     size_t at = bucket_of(r, o->key);
     o->hnext = r->bucket[at];
     r->bucket[at] = o;
     push_newest(r, o);
     o->holds++;
-    r->bytes += o->size;
+    r->bytes += o->mem;
 }
 
 void cn_pack_reader_free(cn_pack_reader_t **self_p) {
@@ -468,10 +455,12 @@ static int inflate_entry(cn_pack_reader_t *r, const uint8_t *oid, const entry_t 
     return 0;
 }
 
-static cn_pack_obj_t *obj_new(const entry_t *e, int type, size_t size) {
-    cn_pack_obj_t *o = cn_xmalloc(sizeof *o + size + INFLATE_SLACK);
+/* slack: INFLATE_SLACK for an object inflated in place, 0 for a delta's result. */
+static cn_pack_obj_t *obj_new(const entry_t *e, int type, size_t size, size_t slack) {
+    size_t mem = sizeof(cn_pack_obj_t) + size + slack + 1;
+    cn_pack_obj_t *o = cn_xmalloc(mem);
     *o = (cn_pack_obj_t){
-        .key = (uint64_t)e->pk << 48 | e->off, .holds = 1, .type = (uint8_t)type, .size = size};
+        .key = (uint64_t)e->pk << 48 | e->off, .holds = 1, .type = (uint8_t)type, .size = size, .mem = mem};
     return o;
 }
 
@@ -488,7 +477,7 @@ static int apply_entry(cn_pack_reader_t *r, const uint8_t *oid, const entry_t *e
     const uint8_t *ops;
     size_t size;
     if (!delta_size(base->size, r->scratch, e->size, &ops, &size)) return corrupt(oid, "a bad delta header");
-    cn_pack_obj_t *o = obj_new(e, base->type, size);
+    cn_pack_obj_t *o = obj_new(e, base->type, size, 0);
     if (!delta_run(base->data, base->size, ops, r->scratch + e->size, o->data, size)) {
         free(o);
         return corrupt(oid, "a delta that does not fit its base");
@@ -523,7 +512,7 @@ static int resolve(cn_pack_reader_t *r, const uint8_t *oid, size_t pk, uint64_t 
         *e = (entry_t){.pk = pk, .off = off};
         if ((rc = parse_entry(r, oid, e)) < 0) break;
         if (e->type != OBJ_OFS_DELTA && e->type != OBJ_REF_DELTA) {
-            base = obj_new(e, e->type, e->size);
+            base = obj_new(e, e->type, e->size, INFLATE_SLACK);
             if ((rc = inflate_entry(r, oid, e, base->data)) < 0) break;
             cache_put(r, base);
             break;

@@ -1,8 +1,8 @@
 /* pack.h: a reader of git's pack files that threads share (pack.c is the only
    file that includes zlib.h). libgit2 serialises much of its pack access and
    starts a zlib stream per object; the download's tree diffs run on several
-   threads through this reader instead (git.c uses it for raw trees and
-   commits, and falls back to libgit2 for what it does not hold: loose objects,
+   threads through this reader instead (git.c uses it for raw trees, and falls
+   back to libgit2 for what it does not hold: loose objects,
    other pack index versions).
 
    cn_packs_t: the repository's packs (objects/pack/pack-*.idx, version 2, with

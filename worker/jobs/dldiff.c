@@ -13,12 +13,12 @@
 #include <stdlib.h>
 #include <string.h>
 
-enum { SLOT_FREE, SLOT_FILLING, SLOT_READY, SLOT_BUSY, SLOT_DONE, SLOT_TAKEN };
+/* A slot is idle (free, being filled, or taken back) unless the threads own it. */
+enum { SLOT_IDLE, SLOT_READY, SLOT_BUSY, SLOT_DONE };
 
 typedef struct {
     cn_dldiff_chunk_t chunk;
     int state;
-    uint64_t seq;
 } slot_t;
 
 typedef struct {
@@ -72,12 +72,11 @@ static void diff_chunk(cn_git_t *g, cn_dldiff_chunk_t *ch) {
     }
 }
 
-/* Under mu: the oldest ready slot, or NULL. */
+/* Under mu: the oldest ready slot (chunk k lives in slot k % WINDOW), or NULL. */
 static slot_t *oldest_ready(cn_dldiff_t *p) {
-    slot_t *best = NULL;
-    for (int i = 0; i < CN_DLDIFF_WINDOW; i++)
-        if (p->slots[i].state == SLOT_READY && (!best || p->slots[i].seq < best->seq)) best = &p->slots[i];
-    return best;
+    for (uint64_t k = p->take_seq; k < p->next_seq; k++)
+        if (p->slots[k % CN_DLDIFF_WINDOW].state == SLOT_READY) return &p->slots[k % CN_DLDIFF_WINDOW];
+    return NULL;
 }
 
 static void *diff_thread(void *arg) {
@@ -128,9 +127,7 @@ cn_dldiff_chunk_t *cn_dldiff_next(cn_dldiff_t *p) {
     pthread_mutex_lock(&p->mu);
     slot_t *s = NULL;
     if (p->next_seq - p->take_seq < CN_DLDIFF_WINDOW) {
-        s = &p->slots[p->next_seq % CN_DLDIFF_WINDOW];
-        s->seq = p->next_seq++;
-        s->state = SLOT_FILLING;
+        s = &p->slots[p->next_seq++ % CN_DLDIFF_WINDOW];
         s->chunk.n = s->chunk.nchanges = s->chunk.paths_len = 0;
     }
     pthread_mutex_unlock(&p->mu);
@@ -154,15 +151,14 @@ cn_dldiff_chunk_t *cn_dldiff_take(cn_dldiff_t *p) {
     if (p->take_seq < p->next_seq) {
         s = &p->slots[p->take_seq % CN_DLDIFF_WINDOW];
         while (s->state != SLOT_DONE) pthread_cond_wait(&p->done, &p->mu);
-        s->state = SLOT_TAKEN;
+        s->state = SLOT_IDLE;
     }
     pthread_mutex_unlock(&p->mu);
     return s ? &s->chunk : NULL;
 }
 
-void cn_dldiff_done(cn_dldiff_t *p, cn_dldiff_chunk_t *c) {
+void cn_dldiff_done(cn_dldiff_t *p) {
     pthread_mutex_lock(&p->mu);
-    slot_of(c)->state = SLOT_FREE;
     p->take_seq++;
     pthread_mutex_unlock(&p->mu);
 }
@@ -176,7 +172,7 @@ void cn_dldiff_free(cn_dldiff_t **self_p) {
     pthread_mutex_unlock(&p->mu);
     for (int i = 0; i < p->nworkers; i++) {
         if (p->workers[i].started) pthread_join(p->workers[i].t, NULL);
-        cn_git_close(&p->workers[i].g); /* little cached: the walk's handle holds the rest */
+        cn_git_close_later(&p->workers[i].g); /* its reader's cache of trees */
     }
     for (int i = 0; i < CN_DLDIFF_WINDOW; i++) {
         free(p->slots[i].chunk.changes);

@@ -58,9 +58,9 @@ cn_dldiff_chunk_t *cn_dldiff_next(cn_dldiff_t *p);
    is submitted before the next cn_dldiff_take). */
 void cn_dldiff_submit(cn_dldiff_t *p, cn_dldiff_chunk_t *c);
 /* The oldest chunk submitted, once diffed (blocks), or NULL when none is out.
-   It stays the caller's until cn_dldiff_done. */
+   It stays the caller's until cn_dldiff_done, which gives it back. */
 cn_dldiff_chunk_t *cn_dldiff_take(cn_dldiff_t *p);
-void cn_dldiff_done(cn_dldiff_t *p, cn_dldiff_chunk_t *c);
+void cn_dldiff_done(cn_dldiff_t *p);
 /* Stops and joins the threads (chunks not taken are dropped). */
 void cn_dldiff_free(cn_dldiff_t **self_p);
 

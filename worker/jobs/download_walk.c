@@ -269,11 +269,11 @@ static int consume_all(cn_dl_t *dl, cn_dldiff_t *pool, const cn_oid_t *oids, siz
             rc = consume(dl, &oids[done], ch, &ch->items[i]);
         }
         drop_chunk(ch); /* what a failure left unconsumed */
-        cn_dldiff_done(pool, ch);
+        cn_dldiff_done(pool);
     }
     for (cn_dldiff_chunk_t *ch; (ch = cn_dldiff_take(pool));) {
         drop_chunk(ch);
-        cn_dldiff_done(pool, ch);
+        cn_dldiff_done(pool);
     }
     return rc;
 }

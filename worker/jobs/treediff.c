@@ -33,14 +33,15 @@ static int entry_cmp(const cn_git_entry_t *a, const cn_git_entry_t *b) {
 
 static int walk(tdiff_t *d, const cn_oid_t *old_tree, const cn_oid_t *new_tree, int depth);
 
-static int emit(tdiff_t *d, const cn_git_entry_t *e, const cn_git_entry_t *old, bool deleted) {
+/* old_oid: the leaf e replaces (same name, both leaves), or NULL. */
+static int emit(tdiff_t *d, const cn_git_entry_t *e, const cn_oid_t *old_oid, bool deleted) {
     size_t base = d->path.len;
     cn_buf_append(&d->path, e->name, e->name_len);
     cn_tdiff_change_t c = {
         .path = d->path.data,
         .path_len = d->path.len,
         .oid = deleted ? NULL : e->oid,
-        .old_oid = old && !is_tree(old->mode) ? old->oid : NULL,
+        .old_oid = old_oid,
         .mode = e->mode,
         .deleted = deleted,
     };
@@ -62,7 +63,7 @@ static int one_side(tdiff_t *d, const cn_git_entry_t *e, bool deleted, int depth
 
 static int both_sides(tdiff_t *d, const cn_git_entry_t *o, const cn_git_entry_t *n, int depth) {
     if (memcmp(o->oid->id, n->oid->id, CN_OID_LEN) == 0 && o->mode == n->mode) return 0;
-    if (!is_tree(n->mode)) return emit(d, n, o, false); /* both leaves (same sort key) */
+    if (!is_tree(n->mode)) return emit(d, n, o->oid, false); /* both leaves (same sort key) */
     size_t base = d->path.len;
     cn_buf_append(&d->path, n->name, n->name_len);
     cn_buf_putc(&d->path, '/');
