@@ -11,7 +11,7 @@
 #include <string.h>
 
 typedef struct {
-    uint8_t oid[CN_DL_OID_LEN];
+    uint8_t oid[CN_OID_LEN];
     cn_bcache_info_t info;
     cn_dlbuf_t *buf;
 } entry_t;
@@ -52,7 +52,7 @@ static size_t home(const cn_bcache_t *c, const uint8_t *oid) {
 static uint32_t *find(const cn_bcache_t *c, const uint8_t *oid) {
     for (size_t i = home(c, oid);; i = (i + 1) & (c->nslot - 1)) {
         uint32_t *s = &c->slot[i];
-        if (!*s || memcmp(c->e[*s - 1].oid, oid, CN_DL_OID_LEN) == 0) return s;
+        if (!*s || memcmp(c->e[*s - 1].oid, oid, CN_OID_LEN) == 0) return s;
     }
 }
 
@@ -88,7 +88,7 @@ static void ring_push(cn_bcache_t *c, uint32_t idx) {
     c->ring[(c->rhead + c->rlen++) % c->rcap] = idx;
 }
 
-void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], const cn_bcache_info_t *info,
+void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_OID_LEN], const cn_bcache_info_t *info,
                    cn_dlbuf_t *buf) {
     if (2 * (c->n + 1) > c->nslot) rehash(c);
     uint32_t *s = find(c, oid);
@@ -98,7 +98,7 @@ void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], const cn_bc
         c->e = cn_xrealloc(c->e, c->cap * sizeof *c->e);
     }
     entry_t *e = &c->e[c->n];
-    memcpy(e->oid, oid, CN_DL_OID_LEN);
+    memcpy(e->oid, oid, CN_OID_LEN);
     e->info = *info;
     e->buf = buf && buf->len <= c->max_bytes ? cn_dlbuf_ref(buf) : NULL;
     *s = (uint32_t)++c->n;
@@ -109,7 +109,7 @@ void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], const cn_bc
     }
 }
 
-bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], cn_bcache_info_t *info,
+bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_OID_LEN], cn_bcache_info_t *info,
                    cn_dlbuf_t **buf) {
     if (!c->nslot) return false;
     uint32_t *s = find(c, oid);

@@ -13,7 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define CHANGE_KEY_LEN (CN_REPO_PATH_HASH_LEN + CN_DL_OID_LEN)
+#define CHANGE_KEY_LEN (CN_REPO_PATH_HASH_LEN + CN_OID_LEN)
 
 void cn_dlrec_init(cn_dlrec_t *r) {
     memset(r, 0, sizeof *r);
@@ -67,8 +67,8 @@ static void put_changes(cn_dlrec_t *r, cn_batch_t *b, const uint8_t *oid, const 
         ch->path_hash = (ProtobufCBinaryData){CN_REPO_PATH_HASH_LEN, key};
         ch->deleted = chg[i].deleted;
         if (!chg[i].deleted) {
-            memcpy(key + CN_REPO_PATH_HASH_LEN, chg[i].oid, CN_DL_OID_LEN);
-            ch->blob = (ProtobufCBinaryData){CN_DL_OID_LEN, key + CN_REPO_PATH_HASH_LEN};
+            memcpy(key + CN_REPO_PATH_HASH_LEN, chg[i].oid, CN_OID_LEN);
+            ch->blob = (ProtobufCBinaryData){CN_OID_LEN, key + CN_REPO_PATH_HASH_LEN};
             ch->mode = chg[i].mode;
         }
         r->chgp[i] = ch;
@@ -80,7 +80,7 @@ static void put_changes(cn_dlrec_t *r, cn_batch_t *b, const uint8_t *oid, const 
     cn_repo_put_changes(b, oid, &chs);
 }
 
-void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_DL_OID_LEN], const cn_git_commit_t *c,
+void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_OID_LEN], const cn_git_commit_t *c,
                      const cn_dlchange_t *chg, size_t n) {
     put_changes(r, b, oid, chg, n); /* before the commit */
     cn_git_sig_t a, m;
@@ -94,10 +94,10 @@ void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_DL_OID_L
     size_t np = cn_git_commit_nparents(c);
     ProtobufCBinaryData parents[8], *pp = np <= 8 ? parents : cn_xcalloc(np, sizeof *pp);
     for (size_t i = 0; i < np; i++)
-        pp[i] = (ProtobufCBinaryData){CN_DL_OID_LEN, (uint8_t *)cn_git_commit_parent(c, i)->id};
+        pp[i] = (ProtobufCBinaryData){CN_OID_LEN, (uint8_t *)cn_git_commit_parent(c, i)->id};
     Canopy__Commit rec;
     canopy__commit__init(&rec);
-    rec.oid = (ProtobufCBinaryData){CN_DL_OID_LEN, (uint8_t *)oid};
+    rec.oid = (ProtobufCBinaryData){CN_OID_LEN, (uint8_t *)oid};
     rec.n_parents = np;
     rec.parents = pp;
     rec.author = &sa;
@@ -105,7 +105,7 @@ void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_DL_OID_L
     size_t mlen = 0;
     const char *msg = cn_git_commit_message(c, &mlen);
     rec.message = (ProtobufCBinaryData){mlen, (uint8_t *)msg};
-    rec.tree = (ProtobufCBinaryData){CN_DL_OID_LEN, (uint8_t *)cn_git_commit_tree(c)->id};
+    rec.tree = (ProtobufCBinaryData){CN_OID_LEN, (uint8_t *)cn_git_commit_tree(c)->id};
     cn_repo_put_commit(b, &rec);
     if (pp != parents) free(pp);
 }

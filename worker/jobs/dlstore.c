@@ -40,14 +40,14 @@ void cn_dlbuf_unref(cn_dlbuf_t *b) {
 #define UNIT_BYTES (8u << 20)
 
 typedef struct {
-    uint8_t oid[CN_DL_OID_LEN], base_oid[CN_DL_OID_LEN];
+    uint8_t oid[CN_OID_LEN], base_oid[CN_OID_LEN];
     cn_dlbuf_t *data, *base;
     unsigned base_depth;
 } put_t;
 
 /* A commit whose records the thread builds: changes [first, first + n). */
 typedef struct {
-    uint8_t oid[CN_DL_OID_LEN];
+    uint8_t oid[CN_OID_LEN];
     cn_git_commit_t *c;
     size_t first, n;
 } citem_t;
@@ -199,15 +199,15 @@ static void *room(void *v, size_t n, size_t *cap, size_t elem) {
     return cn_xrealloc(v, *cap * elem);
 }
 
-void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_dlbuf_t *data,
+void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_OID_LEN], cn_dlbuf_t *data,
                         const uint8_t *base_oid, cn_dlbuf_t *base, unsigned base_depth) {
     unit_t *u = s->cur;
     u->puts = room(u->puts, u->n, &u->cap, sizeof *u->puts);
     put_t *p = &u->puts[u->n++];
-    memcpy(p->oid, oid, CN_DL_OID_LEN);
+    memcpy(p->oid, oid, CN_OID_LEN);
     p->data = cn_dlbuf_ref(data);
     p->base = base_oid ? cn_dlbuf_ref(base) : NULL;
-    if (p->base) memcpy(p->base_oid, base_oid, CN_DL_OID_LEN);
+    if (p->base) memcpy(p->base_oid, base_oid, CN_OID_LEN);
     p->base_depth = base_depth;
     u->raw += data->len;
 }
@@ -223,14 +223,14 @@ void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, co
     c->ch.path_len = path_len;
     c->ch.mode = mode;
     c->ch.deleted = oid == NULL;
-    if (oid) memcpy(c->ch.oid, oid, CN_DL_OID_LEN);
+    if (oid) memcpy(c->ch.oid, oid, CN_OID_LEN);
 }
 
-void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_git_commit_t *c) {
+void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_OID_LEN], cn_git_commit_t *c) {
     unit_t *u = s->cur;
     u->items = room(u->items, u->nitems, &u->capitems, sizeof *u->items);
     citem_t *it = &u->items[u->nitems++];
-    memcpy(it->oid, oid, CN_DL_OID_LEN);
+    memcpy(it->oid, oid, CN_OID_LEN);
     it->c = c;
     it->first = u->committed;
     it->n = u->nchg - u->committed;

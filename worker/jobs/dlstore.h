@@ -18,8 +18,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define CN_DL_OID_LEN 20
-
 /* Shared, immutable bytes (a file's content) that another object owns (a git
    blob, read once), released with the last reference. */
 typedef struct {
@@ -43,25 +41,25 @@ cn_bcache_t *cn_bcache_new(size_t max_bytes);
 void cn_bcache_free(cn_bcache_t **self_p);
 /* How a content this job stored is stored. */
 typedef struct {
-    unsigned depth;              /* 0: whole */
-    bool has_root;               /* root is known: this job stored the whole one */
-    uint8_t root[CN_DL_OID_LEN]; /* the whole content its chain starts from */
+    unsigned depth;           /* 0: whole */
+    bool has_root;            /* root is known: this job stored the whole one */
+    uint8_t root[CN_OID_LEN]; /* the whole content its chain starts from */
 } cn_bcache_info_t;
 
 /* Remembers a content stored as *info; keeps a reference to buf (may be
    NULL). The oldest bytes are dropped past max_bytes; the infos stay. */
-void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], const cn_bcache_info_t *info,
+void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_OID_LEN], const cn_bcache_info_t *info,
                    cn_dlbuf_t *buf);
 /* True when oid was stored by this job: *info, and *buf a new reference to
    its bytes or NULL when they were dropped. */
-bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_DL_OID_LEN], cn_bcache_info_t *info,
+bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_OID_LEN], cn_bcache_info_t *info,
                    cn_dlbuf_t **buf);
 
 /* ---- a commit's records (dlrecords.c, on the store thread) ---- */
 typedef struct {
     const uint8_t *path; /* bytes as in the tree */
     size_t path_len;
-    uint8_t oid[CN_DL_OID_LEN]; /* the new blob (or submodule commit) */
+    uint8_t oid[CN_OID_LEN]; /* the new blob (or submodule commit) */
     uint32_t mode;
     bool deleted;
 } cn_dlchange_t;
@@ -78,7 +76,7 @@ typedef struct {
 void cn_dlrec_init(cn_dlrec_t *r);
 void cn_dlrec_free(cn_dlrec_t *r);
 /* Queues the Changes record of chg[0..n), new paths and users, then the Commit. */
-void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_DL_OID_LEN], const cn_git_commit_t *c,
+void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_OID_LEN], const cn_git_commit_t *c,
                      const cn_dlchange_t *chg, size_t n);
 
 /* ---- the store thread ---- */
@@ -91,7 +89,7 @@ cn_batch_t *cn_dlstore_batch(cn_dlstore_t *s);
 /* Queues a content for the current unit, stored whole (base NULL) or as a
    delta against base (base_depth: the base's own stored depth). Takes new
    references to data and base. */
-void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_dlbuf_t *data,
+void cn_dlstore_content(cn_dlstore_t *s, const uint8_t oid[CN_OID_LEN], cn_dlbuf_t *data,
                         const uint8_t *base_oid, cn_dlbuf_t *base, unsigned base_depth);
 /* Queues a change of the commit being walked (path copied; oid NULL when
    deleted). */
@@ -99,7 +97,7 @@ void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, co
                        uint32_t mode);
 /* The changes queued since the last commit belong to commit oid, whose
    records the store thread builds; it takes c (and frees it there). */
-void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_DL_OID_LEN], cn_git_commit_t *c);
+void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_OID_LEN], cn_git_commit_t *c);
 /* Forgets the changes queued since the last commit (a commit not stored). */
 void cn_dlstore_drop_changes(cn_dlstore_t *s);
 /* True when the current unit is big enough to hand over: 500 commits, or

@@ -165,10 +165,6 @@ static int check_refs(const cn_download_t *d, cn_dl_t *dl, const cn_git_ref_t *r
    beside their writers, download_heads.c), when newer than *out (this shard's,
    or NULL): the lease_seq decides. Leaves *out as it was when no other shard has
    newer ones. */
-static void other_heads(const cn_download_t *d, Canopy__Heads **out) {
-    cn_download_other_heads(d->shards_dir, cn_shard_dir(d->shard), d->project_id, out);
-}
-
 static bool fetch_cancelled(void *arg) {
     const cn_download_t *d = arg;
     return d->cancelled && d->cancelled(d->arg);
@@ -238,7 +234,7 @@ int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal
     /* Another worker may have downloaded the project after this shard did: the
        newest heads of any shard are the baseline, else an update already stored
        elsewhere is walked (and logged Ok) again. */
-    if (rc == 0) other_heads(d, &old);
+    if (rc == 0) cn_download_other_heads(d->shards_dir, cn_shard_dir(d->shard), d->project_id, &old);
     if (rc == 0) rc = open_mirror(d, &dl, fatal);
     if (rc == 0) rc = cn_git_refs(dl.g, &refs, &nrefs);
     if (rc == 0) rc = check_refs(d, &dl, refs, nrefs);

@@ -79,7 +79,6 @@ typedef struct {
     cn_keyset_t bad;           /* commits not stored: inconsistent (partial) */
     uint64_t max_file;
     /* the commit in progress */
-    size_t nchg; /* its changes so far */
     bool commit_bad;
     char first_missing[200];
 } cn_dl_t;

@@ -39,7 +39,7 @@ static void release_blob(void *blob) {
 /* The delta base of a content: *base_oid and its bytes *base (a reference,
    maybe read from git again), and what the new content's entry will say. */
 typedef struct {
-    uint8_t base_oid[CN_DL_OID_LEN];
+    uint8_t base_oid[CN_OID_LEN];
     cn_dlbuf_t *base;
     cn_bcache_info_t info; /* the new content's, once stored */
 } pick_t;
@@ -54,13 +54,13 @@ static bool pick_base(cn_dl_t *dl, const cn_oid_t *old, pick_t *p) {
     cn_bcache_info_t bi = {0};
     bool have = cn_bcache_get(dl->cache, old->id, &bi, &p->base);
     if (!have) have = cn_repo_content_depth(dl->d->shard, old->id, &bi.depth) == 0;
-    memcpy(p->base_oid, old->id, CN_DL_OID_LEN);
+    memcpy(p->base_oid, old->id, CN_OID_LEN);
     if (have && bi.depth + 1 > CN_BLOB_MAX_DEPTH) {
         cn_dlbuf_unref(p->base);
         p->base = NULL;
         cn_bcache_info_t ri;
         have = bi.has_root && cn_bcache_get(dl->cache, bi.root, &ri, &p->base) && ri.depth == 0;
-        memcpy(p->base_oid, bi.root, CN_DL_OID_LEN);
+        memcpy(p->base_oid, bi.root, CN_OID_LEN);
         bi.depth = 0;
         if (!have) {
             cn_dlbuf_unref(p->base);
@@ -69,13 +69,13 @@ static bool pick_base(cn_dl_t *dl, const cn_oid_t *old, pick_t *p) {
     }
     if (!have) return false;
     p->info = (cn_bcache_info_t){.depth = bi.depth + 1, .has_root = bi.has_root};
-    memcpy(p->info.root, bi.root, CN_DL_OID_LEN);
+    memcpy(p->info.root, bi.root, CN_OID_LEN);
     if (p->base) return true;
     cn_git_blob_t *blob = NULL;
     const void *data = NULL;
     size_t len = 0;
     cn_oid_t boid;
-    memcpy(boid.id, p->base_oid, CN_DL_OID_LEN);
+    memcpy(boid.id, p->base_oid, CN_OID_LEN);
     if (cn_git_blob_get(dl->g, &boid, &blob, &data, &len) < 0) {
         cn_err_clear(); /* stored whole instead */
         return false;
@@ -107,7 +107,7 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) 
     bool delta = pick_base(dl, old, &p);
     if (!delta) { /* whole: the root of its own chain */
         p.info = (cn_bcache_info_t){.depth = 0, .has_root = true};
-        memcpy(p.info.root, oid->id, CN_DL_OID_LEN);
+        memcpy(p.info.root, oid->id, CN_OID_LEN);
     }
     cn_dlstore_content(dl->store, oid->id, buf, delta ? p.base_oid : NULL, p.base, p.info.depth - delta);
     cn_bcache_put(dl->cache, oid->id, &p.info, buf);
@@ -137,7 +137,6 @@ static int on_change(cn_dl_t *dl, const cn_dldiff_chunk_t *ch, const cn_dldiff_c
     /* Its Change record (and the path's) is built on the store thread. */
     cn_dlstore_change(dl->store, ch->paths + c->path_off, c->path_len, c->deleted ? NULL : c->oid.id,
                       c->mode);
-    dl->nchg++;
     return 0;
 }
 
@@ -193,7 +192,6 @@ static int consume(cn_dl_t *dl, const cn_oid_t *oid, const cn_dldiff_chunk_t *ch
     cn_git_commit_t *c = it->arg;
     it->arg = NULL;
     bool partial = dl->d->allow_partial;
-    dl->nchg = 0;
     dl->commit_bad = c && partial && parent_bad(dl, c);
     int rc = 0;
     if (!dl->commit_bad) {
@@ -209,7 +207,7 @@ static int consume(cn_dl_t *dl, const cn_oid_t *oid, const cn_dldiff_chunk_t *ch
         cn_dlstore_commit(dl->store, oid->id, c); /* its records are built there */
         c = NULL;
         dl->st->commits_new++;
-        dl->st->changes += dl->nchg;
+        dl->st->changes += it->n;
     } else {
         cn_dlstore_drop_changes(dl->store);
         if (rc == 0) cn_keyset_add(&dl->bad, oid);
