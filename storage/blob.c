@@ -117,7 +117,8 @@ int cn_blob_value_depth(const uint8_t *v, size_t vl) {
 
 int cn_blob_depth(cn_shard_t *s, const void *key, size_t klen, unsigned *depth) {
     cn_buf_t v = {0};
-    int rc = cn_shard_get(s, CN_CF_BLOBS, key, klen, &v);
+    /* The header and base key are all a depth needs: not the compressed bytes. */
+    int rc = cn_shard_get_head(s, CN_CF_BLOBS, key, klen, DELTA_HEAD + 255, &v);
     if (rc == 0 && (rc = cn_blob_value_depth(v.data, v.len)) >= 0) {
         *depth = (unsigned)rc;
         rc = 0;

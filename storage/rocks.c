@@ -48,6 +48,10 @@ int cn_rocks_rerr(char *err, const char *what, const char *dir) {
 }
 
 int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t *val) {
+    return cn_rocks_get_head(db, cf, key, klen, SIZE_MAX, val);
+}
+
+int cn_rocks_get_head(cn_rocks_t *db, int cf, const void *key, size_t klen, size_t max, cn_buf_t *val) {
     if (!db->db) return cn_err(CN_EIO, "%s is not open (a refresh failed)", db->dir);
     if (!db->cfh[cf]) return CN_ENOTFOUND;
     char *err = NULL;
@@ -56,7 +60,7 @@ int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t 
     if (!p) return CN_ENOTFOUND;
     size_t vl = 0;
     const char *v = rocksdb_pinnableslice_value(p, &vl);
-    if (val) cn_buf_append(val, v, vl);
+    if (val) cn_buf_append(val, v, CN_MIN(vl, max));
     rocksdb_pinnableslice_destroy(p);
     return 0;
 }

@@ -51,6 +51,9 @@ int cn_rocks_refresh(cn_rocks_t *db);
 int cn_rocks_catch_up(cn_rocks_t *db);
 
 int cn_rocks_get(cn_rocks_t *db, int cf, const void *key, size_t klen, cn_buf_t *val);
+/* The same, appending at most the value's first max bytes (read from the
+   pinned value: nothing else is copied). */
+int cn_rocks_get_head(cn_rocks_t *db, int cf, const void *key, size_t klen, size_t max, cn_buf_t *val);
 /* One round trip for many keys: found[i] tells which exist; vals may be NULL. */
 int cn_rocks_multi_get(cn_rocks_t *db, int cf, const void *const *keys, const size_t *klens, size_t n,
                        bool *found, cn_buf_t *vals);

@@ -226,9 +226,13 @@ const char *cn_shard_dir(const cn_shard_t *s) {
 }
 
 int cn_shard_get(cn_shard_t *s, cn_cf_t cf, const void *key, size_t klen, cn_buf_t *val) {
+    return cn_shard_get_head(s, cf, key, klen, SIZE_MAX, val);
+}
+
+int cn_shard_get_head(cn_shard_t *s, cn_cf_t cf, const void *key, size_t klen, size_t max, cn_buf_t *val) {
     if ((unsigned)cf >= CN_CF_COUNT_) return cn_err(CN_EINVAL, "no family %d", (int)cf);
     pthread_rwlock_rdlock(&s->cf_lock);
-    int rc = cn_rocks_get(s->db, (int)cf, key, klen, val);
+    int rc = cn_rocks_get_head(s->db, (int)cf, key, klen, max, val);
     pthread_rwlock_unlock(&s->cf_lock);
     return rc;
 }

@@ -91,6 +91,8 @@ int cn_shard_list(const char *shards_dir, char ***names, size_t *n);
 
 /* Point reads. CN_ENOTFOUND when absent; val is appended to. */
 int cn_shard_get(cn_shard_t *s, cn_cf_t cf, const void *key, size_t klen, cn_buf_t *val);
+/* Only the value's first max bytes (a header), without copying the rest. */
+int cn_shard_get_head(cn_shard_t *s, cn_cf_t cf, const void *key, size_t klen, size_t max, cn_buf_t *val);
 bool cn_shard_has(cn_shard_t *s, cn_cf_t cf, const void *key, size_t klen);
 
 /* ---- batched appends ---- */
