@@ -163,7 +163,7 @@ static int build_next(mg_t *m, const mg_gen_t *g) {
     /* Before the families: a versioned record of a superseded lease must not
        hide a lower version that wins now. */
     if ((rc = mg_jobs_supersede(m)) < 0) return rc;
-    mg_progress(m, "families", 0, CN_CF_COUNT_ - 5);
+    mg_progress(m, "families", 0, mg_families_count());
     if ((rc = mg_families_merge(m)) < 0) return rc;
     mg_pause_point("ingested");
     if ((rc = mg_check_stop(m)) < 0) return rc;

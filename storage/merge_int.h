@@ -41,6 +41,10 @@ typedef struct {
                          version BE64, so keys sort by version) */
 } mg_rule_t;
 const mg_rule_t *mg_rule(cn_cf_t cf);
+/* How many families the family phase merges record by record. */
+size_t mg_families_count(void);
+/* A family the report counts (META ones and derived ones are not merged). */
+bool mg_family_reported(cn_cf_t cf);
 
 /* Lease classes: fencing in one place. */
 enum { MG_DROP = 0, MG_OLD = 1, MG_NEW = 2 };

@@ -2,6 +2,7 @@
    digest of a merged store (record counts and one hash over every record but
    meta) that tests compare. Stateless and thread-safe. */
 #include "merge.h"
+#include "merge_int.h"
 
 #include "errors.h"
 #include "hash.h"
@@ -32,7 +33,7 @@ void cn_merge_report_json(const cn_merge_report_t *r, cn_buf_t *b) {
     bool first = true;
     for (int cf = 1; cf < CN_CF_COUNT_; cf++) {
         const cn_merge_count_t *c = &r->records[cf];
-        if (cf == CN_CF_SCANIDX || cf == CN_CF_FEED) continue; /* rebuilt or not merged */
+        if (!mg_family_reported((cn_cf_t)cf)) continue;
         cn_json_key(b, cn_cf_name((cn_cf_t)cf), first);
         first = false;
         cn_buf_printf(b, "{\"new\":%" PRIu64 ",\"existing\":%" PRIu64 ",\"dropped\":%" PRIu64 "}", c->new_,
@@ -65,7 +66,7 @@ void cn_merge_report_text(const cn_merge_report_t *r, cn_buf_t *b) {
     cn_buf_printf(b, "\n%-10s %12s %12s %12s\n", "records", "new", "existing", "dropped");
     for (int cf = 1; cf < CN_CF_COUNT_; cf++) {
         const cn_merge_count_t *c = &r->records[cf];
-        if (cf == CN_CF_SCANIDX || cf == CN_CF_FEED || (c->new_ | c->existing | c->dropped) == 0) continue;
+        if (!mg_family_reported((cn_cf_t)cf) || (c->new_ | c->existing | c->dropped) == 0) continue;
         cn_buf_printf(b, "%-10s %12" PRIu64 " %12" PRIu64 " %12" PRIu64 "\n", cn_cf_name((cn_cf_t)cf),
                       c->new_, c->existing, c->dropped);
     }

@@ -41,6 +41,20 @@ const mg_rule_t *mg_rule(cn_cf_t cf) {
     return &rules[cf];
 }
 
+/* The families merged record by record, largest first, so that two threads
+   end together. */
+static const cn_cf_t family_order[] = {CN_CF_BLOBS,  CN_CF_CHANGES, CN_CF_COMMITS, CN_CF_PATHS,
+                                       CN_CF_USERS,  CN_CF_DEFS,    CN_CF_REFS,    CN_CF_SYNC,
+                                       CN_CF_CHUNKS, CN_CF_HEADS,   CN_CF_PROJLOG, CN_CF_PROJECTS};
+
+size_t mg_families_count(void) {
+    return CN_ARRAY_LEN(family_order);
+}
+
+bool mg_family_reported(cn_cf_t cf) {
+    return rules[cf].kind != MG_META && rules[cf].kind != MG_DERIVED;
+}
+
 /* ---- one source per moved shard, merged by key ---- */
 
 /* Sources iterate RocksDB directly (the shard is open read-only, nothing drops
@@ -358,7 +372,7 @@ static int family_run(mg_t *m, cn_cf_t cf) {
     c->existing += f.cnt.existing;
     c->dropped += f.cnt.dropped;
     m->rep->records_read += f.read;
-    mg_progress(m, "families", ++m->families_done, CN_CF_COUNT_ - 5);
+    mg_progress(m, "families", ++m->families_done, mg_families_count());
     pthread_mutex_unlock(&m->mu);
     CN_DEBUG("merge: family %s: %llu read, %llu new (%llu delta blobs rebuilt whole) in %llu ms",
              cn_cf_name(cf), (unsigned long long)f.read, (unsigned long long)f.cnt.new_,
@@ -402,11 +416,7 @@ int mg_families_merge(mg_t *m) {
         free(ingest);
         return rc;
     }
-    /* Largest first, so that two threads end together. */
-    static const cn_cf_t order[] = {CN_CF_BLOBS,  CN_CF_CHANGES, CN_CF_COMMITS, CN_CF_PATHS,
-                                    CN_CF_USERS,  CN_CF_DEFS,    CN_CF_REFS,    CN_CF_SYNC,
-                                    CN_CF_CHUNKS, CN_CF_HEADS,   CN_CF_PROJLOG, CN_CF_PROJECTS};
-    pool_t p = {.m = m, .cfs = (cn_cf_t *)order, .n = CN_ARRAY_LEN(order)};
+    pool_t p = {.m = m, .cfs = (cn_cf_t *)family_order, .n = CN_ARRAY_LEN(family_order)};
     atomic_init(&p.next, 0);
     atomic_init(&p.rc, 0);
     pthread_mutex_init(&p.err_mu, NULL);
