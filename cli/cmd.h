@@ -79,11 +79,12 @@ void cn_fmt_duration(char *out, size_t n, uint64_t ms);
 void cn_fmt_bar(char *out, size_t n, uint64_t done, uint64_t total, int width);
 /* Writes a byte count in decimal units: "512 B", "45.2 MB", "1.3 GB". */
 void cn_fmt_bytes(char *out, size_t n, uint64_t bytes);
-/* Appends "1200/19252 commits, 45.2 MB of 310.0 MB": the units when done or
-   total is set, the bytes when bytes_done or bytes_total is (" of ..." only
-   when bytes_total is known), nothing when all are 0. unit may be NULL. */
-void cn_fmt_progress(cn_buf_t *b, uint64_t done, uint64_t total, const char *unit, uint64_t bytes_done,
-                     uint64_t bytes_total);
+/* Appends lead, then "1200/19252 commits, 45.2 MB of 310.0 MB": the units when
+   done or total is set, the bytes when bytes_done or bytes_total is (" of ..."
+   only when bytes_total is known). Nothing, not even lead, when all are 0:
+   returns whether it wrote. unit may be NULL. */
+bool cn_fmt_progress(cn_buf_t *b, const char *lead, uint64_t done, uint64_t total, const char *unit,
+                     uint64_t bytes_done, uint64_t bytes_total);
 /* Writes b to stdout followed by a newline and frees it. */
 void cn_print_buf(cn_buf_t *b);
 

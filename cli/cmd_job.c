@@ -57,12 +57,9 @@ static void job_text(cn_buf_t *b, const Canopy__Job *j) {
         cn_buf_printf(b, "  %s %s (%d)\n",
                       j->state == CANOPY__JOB_STATE__SUCCEEDED ? "last error" : "error     ", j->error,
                       j->error_code);
-    if (j->progress_total || j->progress_done || j->progress_bytes_done || j->progress_bytes_total) {
-        cn_buf_printf(b, "  progress   ");
-        cn_fmt_progress(b, j->progress_done, j->progress_total, j->progress_unit, j->progress_bytes_done,
-                        j->progress_bytes_total);
+    if (cn_fmt_progress(b, "  progress   ", j->progress_done, j->progress_total, j->progress_unit,
+                        j->progress_bytes_done, j->progress_bytes_total))
         cn_buf_putc(b, '\n');
-    }
     if (j->summary[0]) cn_buf_printf(b, "  summary    %s\n", j->summary);
     cn_buf_printf(b, "  times (UTC, + since submit):\n");
     when(b, "submitted", j->submitted_ms, j->submitted_ms);

@@ -75,11 +75,8 @@ static void running_text(cn_buf_t *b, const Canopy__StatusReply *s, bool tty) {
         if (j->progress_total) cn_fmt_bar(bar, sizeof bar, j->progress_done, j->progress_total, 20);
         cn_buf_printf(b, "  %-8llu %-10s %-8s on %-6s attempt %u %s", (unsigned long long)j->id,
                       j->spec ? j->spec->kind : "", cn_state_name(j->state), j->worker, j->attempts, bar);
-        if (j->progress_total || j->progress_done || j->progress_bytes_done || j->progress_bytes_total) {
-            cn_buf_putc(b, ' ');
-            cn_fmt_progress(b, j->progress_done, j->progress_total, j->progress_unit, j->progress_bytes_done,
-                            j->progress_bytes_total);
-        }
+        cn_fmt_progress(b, " ", j->progress_done, j->progress_total, j->progress_unit, j->progress_bytes_done,
+                        j->progress_bytes_total);
         cn_buf_putc(b, '\n');
     }
     if (show < s->n_running) cn_buf_printf(b, "  ... and %zu more\n", s->n_running - show);

@@ -43,12 +43,9 @@ static void event_line(const cn_cli_t *g, const Canopy__Event *e) {
         cn_buf_printf(&b, "job %llu %s %s", (unsigned long long)e->job_id, e->kind, cn_state_name(e->state));
         if (e->worker[0]) cn_buf_printf(&b, " on %s", e->worker);
         if (e->attempt) cn_buf_printf(&b, " (attempt %u)", e->attempt);
-        if (e->progress_total || e->progress_bytes_done || e->progress_bytes_total) {
-            /* An event carries no unit: the numbers alone, then the bytes. */
-            cn_buf_putc(&b, ' ');
-            cn_fmt_progress(&b, e->progress_total ? e->progress_done : 0, e->progress_total, NULL,
-                            e->progress_bytes_done, e->progress_bytes_total);
-        }
+        /* An event carries no unit: the numbers alone (when a total is known), then the bytes. */
+        cn_fmt_progress(&b, " ", e->progress_total ? e->progress_done : 0, e->progress_total, NULL,
+                        e->progress_bytes_done, e->progress_bytes_total);
         if (e->error[0]) cn_buf_printf(&b, ": %s", e->error);
     }
     cn_print_buf(&b);

@@ -228,14 +228,16 @@ void cn_fmt_bytes(char *out, size_t n, uint64_t bytes) {
     snprintf(out, n, "%.1f %s", v, units[u]);
 }
 
-void cn_fmt_progress(cn_buf_t *b, uint64_t done, uint64_t total, const char *unit, uint64_t bytes_done,
-                     uint64_t bytes_total) {
+bool cn_fmt_progress(cn_buf_t *b, const char *lead, uint64_t done, uint64_t total, const char *unit,
+                     uint64_t bytes_done, uint64_t bytes_total) {
     bool units = done || total, bytes = bytes_done || bytes_total;
+    if (!units && !bytes) return false;
+    cn_buf_printf(b, "%s", lead);
     if (units) {
         cn_buf_printf(b, "%llu/%llu", (unsigned long long)done, (unsigned long long)total);
         if (unit && unit[0]) cn_buf_printf(b, " %s", unit);
     }
-    if (!bytes) return;
+    if (!bytes) return true;
     char d[32], t[32];
     cn_fmt_bytes(d, sizeof d, bytes_done);
     cn_buf_printf(b, "%s%s", units ? ", " : "", d);
@@ -243,6 +245,7 @@ void cn_fmt_progress(cn_buf_t *b, uint64_t done, uint64_t total, const char *uni
         cn_fmt_bytes(t, sizeof t, bytes_total);
         cn_buf_printf(b, " of %s", t);
     }
+    return true;
 }
 
 void cn_print_buf(cn_buf_t *b) {
