@@ -29,8 +29,9 @@ echo "new" >"$TREE/docs/added.txt"
 rm "$TREE/proto/wire.h"
 sid_b=$(cn submit scan "$TREE" --space demo-tree --wait)
 cn query scan demo-tree
-cn query scan demo-tree --diff "$sid_a" "$sid_b"
-diff_line=$(cn query scan demo-tree --diff "$sid_a" "$sid_b" | tail -1)
+diff_out=$(cn query scan demo-tree --diff "$sid_a" "$sid_b")
+echo "$diff_out"
+diff_line=$(tail -1 <<<"$diff_out")
 
 entries() { cn --json query scan "$1" --scan "$2" | jq '[.[] | .entries] | add'; }
 echo "scan: /usr/include $(entries include "$sid_inc") entries, canopy checkout $(entries canopy-src "$sid_src") entries ($((t1 - t0)) ms for both); demo tree diff: $diff_line" >>"$SUMMARY"

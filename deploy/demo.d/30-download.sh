@@ -47,11 +47,13 @@ if [ -n "$SRC" ]; then
   id_src=$(echo "$ids" | sed -n 1p)
   step "download: the canopy checkout: log, heads, commits --limit 5, file README.md"
   cn query log "$SRC"
-  cn query heads "$SRC"
+  heads=$(cn query heads "$SRC")
+  echo "$heads"
   cn query commits "$SRC" --limit 5
-  head_ref=$(cn query heads "$SRC" | sed -n '1s/^[0-9a-f]* //p')
+  head_ref=$(echo "$heads" | sed -n '1s/^[0-9a-f]* //p')
   cn query file "$SRC" "$head_ref" README.md | sed -n '1,6p'
-  echo "download: canopy checkout $(cn --json job "$id_src" | jq -r '.summary.commits_new // 0') commits ($(cn --json job "$id_src" | jq -r '.summary.contents_new // 0') file contents) in $((t1 - t0)) ms together with the small repository" >>"$SUMMARY"
+  summary=$(cn --json job "$id_src" | jq -r '"\(.summary.commits_new // 0) commits (\(.summary.contents_new // 0) file contents)"')
+  echo "download: canopy checkout $summary in $((t1 - t0)) ms together with the small repository" >>"$SUMMARY"
 fi
 step "download: file at a tag and at the newest commit"
 cn query file "$R" v1 hello.txt

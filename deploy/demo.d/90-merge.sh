@@ -21,6 +21,7 @@ cn query projects
 cn query scan
 if [ -n "${R:-}" ]; then cn query log "$R"; fi
 n_proj=$(cn --json query projects | jq length)
-n_scans=$(cn --json query scan | jq length)
-n_merged=$(cn --json query scan | jq '[.[] | select(.shard == "merged")] | length')
+scans=$(cn --json query scan)
+n_scans=$(jq length <<<"$scans")
+n_merged=$(jq '[.[] | select(.shard == "merged")] | length' <<<"$scans")
 echo "merge: $(cn --json merge --digest | sed -n 's/.*"total":\([0-9]*\).*/\1/p') records in $DATA/merged/ (first merge $((t1 - t0)) ms); queries: $n_proj projects, $n_scans scans ($n_merged answered by the merged store)" >>"$SUMMARY"
