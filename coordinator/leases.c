@@ -83,11 +83,14 @@ void cn_leases_hello(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Hello 
 void cn_leases_heartbeat(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Heartbeat *hb, uint64_t now,
                          Canopy__HeartbeatReply *reply) {
     cn_worker_t *w = hb->name ? cn_workers_find(L->ws, hb->name) : NULL;
-    if (!w || !w->connected) {
+    /* Only a Hello sets a worker's peer. A heartbeat from another routing id is
+       from a pipe the worker has left: when it reconnects, the ROUTER hands its
+       name over to the new pipe and renames the old one, whose last queued
+       messages still arrive. Following them would send leases to a dead pipe. */
+    if (!w || !w->connected || !cn_peer_eq(&w->peer, peer)) {
         reply->unknown = true;
         return;
     }
-    w->peer = *peer;
     w->last_seen_ms = now;
     w->free_slots = hb->free_slots;
     for (size_t i = 0; i < hb->n_progress; i++) {

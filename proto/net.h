@@ -10,6 +10,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 typedef struct cn_sock cn_sock_t;
 
@@ -22,6 +23,10 @@ typedef struct {
     uint8_t id[256];
     size_t len;
 } cn_peer_t;
+
+static inline bool cn_peer_eq(const cn_peer_t *a, const cn_peer_t *b) {
+    return a->len == b->len && memcmp(a->id, b->id, a->len) == 0;
+}
 
 typedef struct {
     const char *identity; /* DEALER routing id (NULL: random) */

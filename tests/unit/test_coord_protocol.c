@@ -1,8 +1,9 @@
 /* test_coord_protocol.c: the real canopy-coordinator against fake workers and a
    client over real ZeroMQ sockets: credit-based batched leases, result acks and
    resends, cancellation through HeartbeatReply, a dead worker's leases re-leased
-   with a higher lease_seq and its late result fenced, the timeout backstop, and
-   re-adoption of leases after the coordinator is killed with SIGKILL. */
+   with a higher lease_seq and its late result fenced, the timeout backstop,
+   re-adoption of leases after the coordinator is killed with SIGKILL, and a
+   heartbeat from a pipe the worker left not taking its leases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -264,6 +265,31 @@ static void test_leases_batched_by_credit_and_results_acked_once(void **state) {
     cn_wire_free(h);
     assert_int_equal(stale_count(c), 0);
     cn_sock_destroy(&w);
+    cn_sock_destroy(&c);
+}
+
+/* After a reconnect the ROUTER renames the worker's old pipe, whose last queued
+   heartbeat still arrives from another routing id: it must not redirect the
+   worker's leases there. */
+static void test_heartbeat_from_another_pipe_does_not_take_the_leases(void **state) {
+    (void)state;
+    start_coordinator();
+    cn_sock_t *w = dealer("w1"), *old = dealer("old-pipe"), *c = dealer(NULL);
+    hello(w, "w1", 1, NULL, 0);
+    Canopy__Envelope *h;
+    assert_true(heartbeat(old, "w1", &h)->unknown);
+    cn_wire_free(h);
+    uint64_t id;
+    submit(c, 1, 0, &id);
+    Canopy__Envelope *l = expect(w, CANOPY__ENVELOPE__BODY_LEASES, 3000);
+    assert_non_null(l);
+    assert_int_equal(l->leases->lease[0]->job_id, id);
+    cn_wire_free(l);
+    assert_null(expect(old, CANOPY__ENVELOPE__BODY_LEASES, 300));
+    assert_false(heartbeat(w, "w1", &h)->unknown);
+    cn_wire_free(h);
+    cn_sock_destroy(&w);
+    cn_sock_destroy(&old);
     cn_sock_destroy(&c);
 }
 
@@ -546,6 +572,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_leases_batched_by_credit_and_results_acked_once, teardown),
+        cmocka_unit_test_teardown(test_heartbeat_from_another_pipe_does_not_take_the_leases, teardown),
         cmocka_unit_test_teardown(test_cancel_reaches_a_running_job_through_heartbeat, teardown),
         cmocka_unit_test_teardown(test_dead_worker_loses_its_lease_and_its_late_result_is_fenced, teardown),
         cmocka_unit_test_teardown(test_timeout_backstop_fences_the_lease, teardown),

@@ -186,8 +186,14 @@ static Canopy__Envelope *expect(fc_t *c, Canopy__Envelope__BodyCase want, int ti
         int rc = cn_sock_recv(c->router, &from, &env, (int)(end - now));
         if (rc == CN_EAGAIN) continue;
         assert_int_equal(rc, 0);
-        assert_int_equal(from.len, 2);
-        assert_memory_equal(from.id, "w1", 2);
+        if (from.len != 2 || memcmp(from.id, "w1", 2) != 0) {
+            /* The pipe the worker left when it reconnected: the ROUTER handed "w1"
+               to the new pipe and renamed the old one, whose last heartbeat may
+               still come in. Only a heartbeat may. */
+            assert_int_equal(env->body_case, CANOPY__ENVELOPE__BODY_HEARTBEAT);
+            cn_wire_free(env);
+            continue;
+        }
         if (env->body_case == CANOPY__ENVELOPE__BODY_HEARTBEAT) {
             c->heartbeats++;
             c->max_progress = CN_MAX(c->max_progress, env->heartbeat->n_progress);
