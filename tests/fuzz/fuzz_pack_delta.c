@@ -33,8 +33,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (base_len > size - 1) base_len = size - 1;
     size_t delta_len = size - 1 - base_len;
     /* Exactly-sized copies, so ASan sees any read past either end. */
-    uint8_t *base = malloc(base_len ? base_len : 1);
-    uint8_t *delta = malloc(delta_len ? delta_len : 1);
+    uint8_t *base = calloc(1, base_len ? base_len : 1);
+    uint8_t *delta = calloc(1, delta_len ? delta_len : 1);
     if (!base || !delta) abort();
     if (base_len) memcpy(base, data + 1, base_len);
     if (delta_len) memcpy(delta, data + 1 + base_len, delta_len);
