@@ -1,8 +1,9 @@
-/* git.h: canopy's window onto libgit2 (git.c is the only file that includes
-   git2.h). Mirrors (clone or fetch of branches and tags into a bare cache),
-   refs, commits, trees, blobs and a parents-first revision walk. Objects handed
-   out are owned by the caller and freed with their _free. A cn_git_t is used by
-   one thread at a time; different cn_git_t may be used on different threads. */
+/* git.h: canopy's window onto libgit2 (git.c and git_mirror.c are the only
+   files that include git2.h). Mirrors (clone or fetch of branches and tags into
+   a bare cache), refs, commits, trees, blobs and a parents-first revision walk.
+   Objects handed out are owned by the caller and freed with their _free. A
+   cn_git_t is used by one thread at a time; different cn_git_t may be used on
+   different threads. */
 #ifndef CN_GIT_H
 #define CN_GIT_H
 
@@ -66,19 +67,13 @@ typedef struct {
 int cn_git_refs(cn_git_t *g, cn_git_ref_t **out, size_t *n);
 void cn_git_refs_free(cn_git_ref_t *refs, size_t n);
 
-/* ---- trees: entries in git's order ---- */
-typedef struct cn_git_tree cn_git_tree_t;
+/* ---- trees: an entry, as worker/jobs/rawtree.h reads them in git's order ---- */
 typedef struct {
     const char *name;
     size_t name_len;
     uint32_t mode; /* as stored: 040000, 100644, 100755, 120000, 160000, ... */
     const cn_oid_t *oid;
 } cn_git_entry_t;
-
-int cn_git_tree_get(cn_git_t *g, const cn_oid_t *oid, cn_git_tree_t **out);
-size_t cn_git_tree_count(const cn_git_tree_t *t);
-void cn_git_tree_entry(const cn_git_tree_t *t, size_t i, cn_git_entry_t *e);
-void cn_git_tree_free(cn_git_tree_t *t);
 
 /* The raw bytes of a tree object ("mode SP name NUL 20-byte-oid" entries, read
    with worker/jobs/rawtree.h) without libgit2 parsing them: the tree diff's fast
