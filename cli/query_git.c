@@ -66,23 +66,14 @@ static bool live(cn_gv_t *v, uint64_t job, uint64_t lease) {
     return v->jobs[v->njobs++].lease == lease;
 }
 
+static bool heads_live(void *arg, const Canopy__Heads *h) {
+    return live(arg, h->job_id, h->lease_seq);
+}
+
 /* The heads of the newest live lease of the project in store s, or NULL. */
 static Canopy__Heads *store_heads(cn_gv_t *v, cn_shard_t *s, uint64_t project) {
-    uint8_t prefix[8];
-    cn_put_be64(prefix, project);
-    cn_iter_t *it = NULL;
-    if (cn_iter_new(s, CN_CF_HEADS, prefix, sizeof prefix, &it) < 0) return NULL;
     Canopy__Heads *h = NULL;
-    for (cn_iter_seek_last(it); cn_iter_valid(it); cn_iter_prev(it)) {
-        size_t vl = 0;
-        const uint8_t *val = cn_iter_value(it, &vl);
-        if (cn_rec_unpack(&canopy__heads__descriptor, val, vl, (ProtobufCMessage **)&h) < 0) continue;
-        if (live(v, h->job_id, h->lease_seq)) break;
-        cn_rec_free(&h->base);
-        h = NULL;
-    }
-    cn_iter_destroy(&it);
-    return h;
+    return cn_repo_newest_heads(s, project, heads_live, v, &h) == 0 ? h : NULL;
 }
 
 int cn_gv_heads(cn_gv_t *v, uint64_t project, Canopy__Heads **out) {

@@ -193,22 +193,38 @@ int cn_repo_get_project(cn_shard_t *s, uint64_t id, Canopy__Project **out) {
                    (ProtobufCMessage **)out);
 }
 
-int cn_repo_latest_heads(cn_shard_t *s, uint64_t project_id, Canopy__Heads **out) {
+int cn_repo_newest_heads(cn_shard_t *s, uint64_t project_id, cn_repo_heads_filter_t keep, void *arg,
+                         Canopy__Heads **out) {
     uint8_t prefix[8];
     cn_put_be64(prefix, project_id);
     cn_iter_t *it = NULL;
     *out = NULL;
     int rc = cn_iter_new(s, CN_CF_HEADS, prefix, sizeof prefix, &it);
     if (rc < 0) return rc;
-    cn_iter_seek_last(it);
     rc = CN_ENOTFOUND;
-    if (cn_iter_valid(it)) {
+    for (cn_iter_seek_last(it); cn_iter_valid(it); cn_iter_prev(it)) {
         size_t vl = 0;
         const uint8_t *v = cn_iter_value(it, &vl);
-        rc = cn_rec_unpack(&canopy__heads__descriptor, v, vl, (ProtobufCMessage **)out);
+        Canopy__Heads *h = NULL;
+        int r = cn_rec_unpack(&canopy__heads__descriptor, v, vl, (ProtobufCMessage **)&h);
+        if (r < 0) {
+            if (keep) continue; /* a reader of live records goes on to an older one */
+            rc = r;
+            break;
+        }
+        if (!keep || keep(arg, h)) {
+            *out = h;
+            rc = 0;
+            break;
+        }
+        cn_rec_free(&h->base);
     }
     cn_iter_destroy(&it);
     return rc;
+}
+
+int cn_repo_latest_heads(cn_shard_t *s, uint64_t project_id, Canopy__Heads **out) {
+    return cn_repo_newest_heads(s, project_id, NULL, NULL, out);
 }
 
 int cn_repo_each_log(cn_shard_t *s, uint64_t project_id, int (*cb)(void *arg, Canopy__ProjectLog *l),

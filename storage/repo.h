@@ -65,8 +65,18 @@ int cn_repo_content_depth(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN], uns
 bool cn_repo_has_commit(cn_shard_t *s, const uint8_t oid[CN_REPO_OID_LEN]);
 int cn_repo_get_project(cn_shard_t *s, uint64_t id, Canopy__Project **out);
 
-/* The heads of the project's newest lease in this shard. */
+/* The heads of the project's newest lease in this shard: 0, CN_ENOTFOUND, or
+   CN_ECORRUPT when that record does not decode. */
 int cn_repo_latest_heads(cn_shard_t *s, uint64_t project_id, Canopy__Heads **out);
+/* Whether a heads record counts (e.g. only under its job's winning lease). */
+typedef bool (*cn_repo_heads_filter_t)(void *arg, const Canopy__Heads *h);
+/* The heads of the project's newest lease in this shard that keep(arg, h)
+   accepts, newest first; keep NULL is cn_repo_latest_heads. With keep, a
+   record that does not decode is skipped like a rejected one (a reader of live
+   records falls back to an older one). 0 or CN_ENOTFOUND (or CN_ECORRUPT
+   without keep); *out freed with cn_rec_free. Blocks on reads only. */
+int cn_repo_newest_heads(cn_shard_t *s, uint64_t project_id, cn_repo_heads_filter_t keep, void *arg,
+                         Canopy__Heads **out);
 /* Calls cb for each log entry of the project, oldest lease first; cb takes
    ownership of l. Stops at the first non-zero return of cb and returns it. */
 int cn_repo_each_log(cn_shard_t *s, uint64_t project_id, int (*cb)(void *arg, Canopy__ProjectLog *l),
