@@ -7,10 +7,20 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 
 #define CN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))
 #define CN_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define CN_MAX(a, b) ((a) > (b) ? (a) : (b))
+
+/* Orders two byte strings as RocksDB's bytewise comparator does: unsigned
+   bytes, then a string before the longer strings it begins. Returns <0, 0, >0.
+   Inline: sorts and k-way merges call it per key. */
+static inline int cn_bytes_cmp(const void *a, size_t alen, const void *b, size_t blen) {
+    size_t n = CN_MIN(alen, blen);
+    int c = n ? memcmp(a, b, n) : 0;
+    return c ? c : (alen < blen ? -1 : alen > blen);
+}
 
 /* Allocation that aborts on failure: safe because every input has a size limit. */
 void *cn_xmalloc(size_t n);

@@ -105,8 +105,7 @@ static int cmp_ops(const void *x, const void *y, void *arg) {
     const cn_batch_t *b = arg;
     const op_t *p = &b->ops[*(const size_t *)x], *q = &b->ops[*(const size_t *)y];
     if (p->cf != q->cf) return p->cf < q->cf ? -1 : 1;
-    int c = memcmp(op_key(b, p), op_key(b, q), CN_MIN(p->klen, q->klen));
-    if (c == 0 && p->klen != q->klen) c = p->klen < q->klen ? -1 : 1;
+    int c = cn_bytes_cmp(op_key(b, p), p->klen, op_key(b, q), q->klen);
     if (c == 0) c = *(const size_t *)x < *(const size_t *)y ? -1 : 1;
     return c;
 }
@@ -138,8 +137,7 @@ static op_t *kept_put(cn_batch_t *b, const size_t *first, size_t u, const bool *
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
         const op_t *o = &b->ops[first[mid]];
-        int c = memcmp(op_key(b, o), key, CN_MIN(o->klen, klen));
-        if (c == 0 && o->klen != klen) c = o->klen < klen ? -1 : 1;
+        int c = cn_bytes_cmp(op_key(b, o), o->klen, key, klen);
         if (c == 0) return keep[first[mid]] ? &b->ops[first[mid]] : NULL;
         if (c < 0)
             lo = mid + 1;

@@ -27,8 +27,7 @@ typedef struct {
 
 static int cmp_buf(const void *a, const void *b) {
     const cn_buf_t *x = a, *y = b;
-    int c = memcmp(x->data, y->data, CN_MIN(x->len, y->len));
-    return c ? c : (x->len < y->len ? -1 : x->len > y->len);
+    return cn_bytes_cmp(x->data, x->len, y->data, y->len);
 }
 
 /* Adds every pair of a feed-encoded value to the per-family lists. */

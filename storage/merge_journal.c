@@ -122,8 +122,7 @@ static int collect_entry(void *arg, const Canopy__JournalEntry *e, bool committe
 }
 
 static int bytes_cmp(ProtobufCBinaryData a, ProtobufCBinaryData b) {
-    int c = memcmp(a.data, b.data, CN_MIN(a.len, b.len));
-    return c ? c : (a.len < b.len ? -1 : a.len > b.len);
+    return cn_bytes_cmp(a.data, a.len, b.data, b.len);
 }
 
 /* The merged journal's order: time, then job and lease, then content, so it

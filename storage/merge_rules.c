@@ -91,15 +91,10 @@ static void src_next(src_t *s) {
     src_load(s);
 }
 
-static int keycmp(const uint8_t *a, size_t al, const uint8_t *b, size_t bl) {
-    int c = memcmp(a, b, CN_MIN(al, bl));
-    return c ? c : (al < bl ? -1 : al > bl);
-}
-
 /* Values of one key from several shards: the smallest wins, so the choice
    does not depend on the order of the shards. */
 static int valcmp(const src_t *a, const src_t *b) {
-    return keycmp(a->v, a->vl, b->v, b->vl);
+    return cn_bytes_cmp(a->v, a->vl, b->v, b->vl);
 }
 
 /* The merged store's keys, walked along with the sources (a merge-join). */
@@ -113,7 +108,7 @@ static bool join_has(join_t *j, const uint8_t *k, size_t kl) {
     for (int steps = 0; cn_iter_valid(j->it); steps++) {
         size_t ml;
         const uint8_t *mk = cn_iter_key(j->it, &ml);
-        int c = keycmp(mk, ml, k, kl);
+        int c = cn_bytes_cmp(mk, ml, k, kl);
         if (c == 0) return true;
         if (c > 0) return false;
         if (steps < 8)
@@ -166,7 +161,7 @@ static void flush_best(fam_t *f) {
     cn_iter_seek_last(it);
     size_t ml = 0;
     const uint8_t *mk = cn_iter_valid(it) ? cn_iter_key(it, &ml) : NULL;
-    int c = mk ? keycmp(mk, ml, f->best_k.data, f->best_k.len) : -1;
+    int c = mk ? cn_bytes_cmp(mk, ml, f->best_k.data, f->best_k.len) : -1;
     if (c >= 0) {
         f->cnt.existing += c == 0;
         f->cnt.dropped += c > 0;
@@ -278,7 +273,7 @@ static int run_merge(fam_t *f) {
         for (size_t i = 0; i < f->nsrc; i++) {
             src_t *s = &f->src[i];
             if (!s->k) continue;
-            int c = best ? keycmp(s->k, s->kl, best->k, best->kl) : -1;
+            int c = best ? cn_bytes_cmp(s->k, s->kl, best->k, best->kl) : -1;
             if (c < 0 || (c == 0 && valcmp(s, best) < 0)) best = s;
         }
         if (!best) break;
@@ -289,7 +284,7 @@ static int run_merge(fam_t *f) {
         cn_buf_append(&f->key, best->k, best->kl); /* best's key dies when its iterator moves */
         for (size_t i = 0; i < f->nsrc; i++) {
             src_t *s = &f->src[i];
-            if (s == best || !s->k || keycmp(s->k, s->kl, f->key.data, f->key.len) != 0) continue;
+            if (s == best || !s->k || cn_bytes_cmp(s->k, s->kl, f->key.data, f->key.len) != 0) continue;
             f->read++;
             f->cnt.existing++;
             src_next(s);

@@ -58,9 +58,7 @@ void cn_ptree_destroy(cn_ptree_t **self_p) {
 
 static int name_cmp(const cn_ptree_t *t, uint32_t ca, const uint8_t *s, size_t len) {
     size_t l = t->comp_off[ca + 1] - t->comp_off[ca] - 1;
-    int c = memcmp(t->names + t->comp_off[ca], s, CN_MIN(l, len));
-    if (c) return c;
-    return l < len ? -1 : l > len ? 1 : 0;
+    return cn_bytes_cmp(t->names + t->comp_off[ca], l, s, len);
 }
 
 static int decode_names(cn_ptree_t *t, rd_t *r) {

@@ -318,8 +318,7 @@ static uint32_t find_child(resolver_t *r, uint32_t node, const uint8_t *name, si
         uint32_t c = b->comp[r->kids[mid]];
         const uint8_t *s = b->names.data + b->comp_off[c];
         size_t l = b->comp_off[c + 1] - b->comp_off[c] - 1;
-        int cmp = memcmp(s, name, CN_MIN(l, len));
-        if (cmp == 0) cmp = l < len ? -1 : l > len ? 1 : 0;
+        int cmp = cn_bytes_cmp(s, l, name, len);
         if (cmp == 0) return r->kids[mid];
         if (cmp < 0)
             lo = mid + 1;

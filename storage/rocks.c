@@ -78,8 +78,7 @@ int cn_rocks_multi_get(cn_rocks_t *db, int cf, const void *const *keys, const si
     /* Keys already in bytewise order spare RocksDB its own sort (appends sort theirs). */
     bool sorted = true;
     for (size_t i = 1; i < n && sorted; i++) {
-        int c = memcmp(keys[i - 1], keys[i], CN_MIN(klens[i - 1], klens[i]));
-        sorted = c < 0 || (c == 0 && klens[i - 1] < klens[i]);
+        sorted = cn_bytes_cmp(keys[i - 1], klens[i - 1], keys[i], klens[i]) < 0;
     }
     rocksdb_batched_multi_get_cf(db->db, db->ro, db->cfh[cf], n, (const char *const *)keys, klens, pv, errs,
                                  sorted);
