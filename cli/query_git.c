@@ -54,20 +54,9 @@ int cn_gv_content(cn_gv_t *v, const uint8_t oid[20], cn_buf_t *out) {
     return rc;
 }
 
-/* True when (job, lease) is the job's winning lease: committed, and no higher
-   lease of the job committed in any store. Records older than job ids (job 0)
-   count. */
-static bool live(cn_gv_t *v, uint64_t job, uint64_t lease) {
-    if (job == 0) return true;
-    for (size_t i = 0; i < v->njobs; i++)
-        if (v->jobs[i].job == job) return v->jobs[i].lease == lease;
-    v->jobs = cn_xrealloc(v->jobs, (v->njobs + 1) * sizeof *v->jobs);
-    v->jobs[v->njobs] = (cn_gv_job_t){job, cn_stores_job_lease(&v->st, job)};
-    return v->jobs[v->njobs++].lease == lease;
-}
-
 static bool heads_live(void *arg, const Canopy__Heads *h) {
-    return live(arg, h->job_id, h->lease_seq);
+    cn_gv_t *v = arg;
+    return cn_stores_lease_won(&v->st, h->job_id, h->lease_seq);
 }
 
 /* The heads of the newest live lease of the project in store s, or NULL. */
@@ -78,7 +67,6 @@ static Canopy__Heads *store_heads(cn_gv_t *v, cn_shard_t *s, uint64_t project) {
 
 int cn_gv_heads(cn_gv_t *v, uint64_t project, Canopy__Heads **out) {
     *out = NULL;
-    v->njobs = 0; /* a job downloads one project: the cache stays per project */
     for (size_t i = 0; i < v->st.n; i++) {
         Canopy__Heads *h = store_heads(v, v->st.s[i], project);
         if (!h) continue;
@@ -101,7 +89,7 @@ typedef struct {
 
 static int add_log(void *arg, Canopy__ProjectLog *l) {
     logs_t *ls = arg;
-    if (!live(ls->view, l->job_id, l->lease_seq)) { /* fenced, or never committed */
+    if (!cn_stores_lease_won(&ls->view->st, l->job_id, l->lease_seq)) { /* fenced, or never committed */
         cn_rec_free(&l->base);
         return 0;
     }
@@ -117,7 +105,6 @@ static int by_lease(const void *a, const void *b) {
 
 void cn_gv_logs(cn_gv_t *v, uint64_t project, Canopy__ProjectLog ***out, size_t *n) {
     logs_t ls = {.view = v};
-    v->njobs = 0; /* a job downloads one project: the cache stays per project */
     for (size_t i = 0; i < v->st.n; i++) cn_repo_each_log(v->st.s[i], project, add_log, &ls);
     if (ls.n) qsort(ls.v, ls.n, sizeof *ls.v, by_lease);
     size_t k = 0; /* one entry per lease (a store may have been copied) */
@@ -280,7 +267,6 @@ int cn_query_git(const cn_cli_t *g, const char *what, int argc, char **argv) {
         int rc = cn_stores_open(g, false, &v.st);
         status = rc < 0 ? cn_fail(rc) : run_query(g, &v, what, pos, npos, limit);
         cn_stores_close(&v.st);
-        free(v.jobs);
     }
     free(pos);
     return status;

@@ -16,16 +16,10 @@
 
 /* A read view over several stores: a content-addressed record is taken from
    the first store that has it; pointers (heads, logs) only from a job's winning
-   lease (its highest committed lease over every store: a lower one is fenced),
-   heads from the newest such lease. */
-typedef struct {
-    uint64_t job, lease; /* lease 0: the job has no commit record */
-} cn_gv_job_t;
-
+   lease (cn_stores_lease_won: its highest committed lease over every store, a
+   lower one is fenced), heads from the newest such lease. */
 typedef struct {
     cn_stores_t st;
-    cn_gv_job_t *jobs; /* winning leases looked up (for one project at a time) */
-    size_t njobs;
 } cn_gv_t;
 
 int cn_gv_commit(cn_gv_t *v, const uint8_t oid[20], Canopy__Commit **out);

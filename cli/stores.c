@@ -20,6 +20,7 @@ void cn_stores_close(cn_stores_t *st) {
     }
     free(st->s);
     free(st->name);
+    free(st->won);
     memset(st, 0, sizeof *st);
 }
 
@@ -74,4 +75,33 @@ uint64_t cn_stores_job_lease(const cn_stores_t *st, uint64_t job_id) {
         cn_rec_free(&c->base);
     }
     return best;
+}
+
+/* Fibonacci hashing: job ids are dense and increasing, the product's high bits
+   spread them over the table. */
+static size_t won_slot(const cn_stores_t *st, uint64_t job) {
+    size_t i = (size_t)((job * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (st->capwon - 1);
+    while (st->won[i].job != 0 && st->won[i].job != job) i = (i + 1) & (st->capwon - 1);
+    return i;
+}
+
+static void won_grow(cn_stores_t *st) {
+    cn_stores_won_t *old = st->won;
+    size_t cap = st->capwon;
+    st->capwon = cap ? 2 * cap : 64;
+    st->won = cn_xcalloc(st->capwon, sizeof *st->won);
+    for (size_t i = 0; i < cap; i++)
+        if (old[i].job) st->won[won_slot(st, old[i].job)] = old[i];
+    free(old);
+}
+
+bool cn_stores_lease_won(cn_stores_t *st, uint64_t job_id, uint64_t lease_seq) {
+    if (job_id == 0) return true;
+    if (2 * (st->nwon + 1) > st->capwon) won_grow(st); /* at most half full */
+    size_t i = won_slot(st, job_id);
+    if (st->won[i].job == 0) {
+        st->won[i] = (cn_stores_won_t){job_id, cn_stores_job_lease(st, job_id)};
+        st->nwon++;
+    }
+    return st->won[i].lease == lease_seq;
 }

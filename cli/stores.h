@@ -1,7 +1,7 @@
 /* stores.h: the stores every query reads (DESIGN §6): the merged store of
    <data>/merged first, once a merge has run, then every live shard under
    <data>/shards for what is not merged yet; and which lease of a job won across
-   them (merge fencing: the highest committed lease). Used by `canopy query
+   them (merge fencing: the highest committed lease), cached per command. Used by `canopy query
    scan` and the git queries. Single-threaded. */
 #ifndef CN_CLI_STORES_H
 #define CN_CLI_STORES_H
@@ -13,12 +13,19 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* One job's winning lease, as cached by cn_stores_lease_won. */
+typedef struct {
+    uint64_t job, lease; /* job 0: an empty slot; lease 0: the job has no commit record */
+} cn_stores_won_t;
+
 /* The stores, in reading order. */
 typedef struct {
     cn_shard_t **s;
     char **name; /* "merged" or the shard's directory name */
     size_t n;
-    bool merged; /* s[0] is the merged store */
+    bool merged;          /* s[0] is the merged store */
+    cn_stores_won_t *won; /* open-addressing hash by job, cap a power of two */
+    size_t nwon, capwon;
 } cn_stores_t;
 
 /* Readers (write false): the merged store, if any, then every shard, both
@@ -31,5 +38,10 @@ void cn_stores_close(cn_stores_t *st);
 /* The highest lease_seq under which job_id committed in any of the stores (0:
    none): that lease's pointer records count, a lower lease's are fenced. */
 uint64_t cn_stores_job_lease(const cn_stores_t *st, uint64_t job_id);
+/* True when lease_seq is job_id's winning lease (cn_stores_job_lease), so its
+   records count; false for a fenced or never committed lease. Records older
+   than job ids (job 0) always count. Each job's commit records are read once
+   and kept until cn_stores_close. */
+bool cn_stores_lease_won(cn_stores_t *st, uint64_t job_id, uint64_t lease_seq);
 
 #endif

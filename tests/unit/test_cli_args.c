@@ -1,7 +1,9 @@
 /* test_cli_args.c: the CLI's parsing, without processes: durations, job ids,
    --name VALUE options, the kind table building sleep/noop specs, `submit --from`
    lines with their job options and errors naming the line, job JSON, progress
-   text (units and bytes) and state names. The CLI is an executable, so its sources are compiled in here. */
+   text (units and bytes) and state names; and the queries' fencing rule (which
+   lease of a job counts, over real shards). The CLI is an executable, so its
+   sources are compiled in here. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,7 +18,9 @@
 #include "../../cli/kind_sleep.c"
 #include "../../cli/kinds.c"
 #include "../../cli/print.c"
+#include "../../cli/stores.c"
 #include "../../cli/submit_jobs.c"
+#include "repo.h"
 
 static void test_durations_take_units_and_reject_junk(void **state) {
     (void)state;
@@ -270,6 +274,61 @@ static void test_progress_text_says_units_then_bytes(void **state) {
     assert_string_equal(out, "18.4 EB");
 }
 
+/* Heads of (job, lease) for project 1, committed or not. */
+static void put_heads(cn_shard_t *s, uint64_t job, uint64_t lease, bool commit) {
+    cn_batch_t *b = cn_batch_new();
+    Canopy__Heads h = CANOPY__HEADS__INIT;
+    h.project_id = 1;
+    h.job_id = job;
+    h.lease_seq = lease;
+    cn_repo_put_heads(b, &h);
+    cn_job_commit_t jc = {.job_id = job, .attempt = 1, .lease_seq = lease, .kind = "download", .key_id = 1};
+    assert_int_equal(commit ? cn_shard_commit_job(s, b, &jc) : cn_shard_append(s, b, true), 0);
+    cn_batch_destroy(&b);
+}
+
+static bool won(void *arg, const Canopy__Heads *h) {
+    return cn_stores_lease_won(arg, h->job_id, h->lease_seq);
+}
+
+static void test_only_the_highest_committed_lease_counts(void **state) {
+    (void)state;
+    cn_shard_opts_t o = {.create = true, .worker = "test"};
+    cn_shard_t *sh[2] = {NULL, NULL};
+    assert_int_equal(cn_shard_open("a", &o, &sh[0]), 0);
+    assert_int_equal(cn_shard_open("b", &o, &sh[1]), 0);
+    put_heads(sh[0], 5, 10, true);  /* fenced by lease 12 in the other shard */
+    put_heads(sh[0], 7, 13, false); /* never committed */
+    put_heads(sh[1], 5, 12, true);
+    for (uint64_t job = 100; job < 400; job++) { /* enough jobs to grow the cache */
+        cn_batch_t *b = cn_batch_new();
+        cn_job_commit_t jc = {.job_id = job, .attempt = 1, .lease_seq = job + 1000, .kind = "noop"};
+        assert_int_equal(cn_shard_commit_job(sh[job % 2], b, &jc), 0);
+        cn_batch_destroy(&b);
+    }
+    char *names[2] = {cn_xstrdup("a"), cn_xstrdup("b")};
+    cn_stores_t st = {.s = cn_xmemdup(sh, sizeof sh), .name = cn_xmemdup(names, sizeof names), .n = 2};
+    assert_false(cn_stores_lease_won(&st, 5, 10));
+    assert_true(cn_stores_lease_won(&st, 5, 12));
+    assert_false(cn_stores_lease_won(&st, 7, 13));
+    assert_true(cn_stores_lease_won(&st, 0, 99)); /* records older than job ids */
+    for (int pass = 0; pass < 2; pass++)          /* the second pass reads the cache */
+        for (uint64_t job = 100; job < 400; job++) {
+            assert_true(cn_stores_lease_won(&st, job, job + 1000));
+            assert_false(cn_stores_lease_won(&st, job, job + 999));
+        }
+    assert_int_equal(st.nwon, 2 + 300);
+    Canopy__Heads *h = NULL;
+    assert_int_equal(cn_repo_latest_heads(sh[0], 1, &h), 0); /* unfiltered: the newest */
+    assert_int_equal(h->lease_seq, 13);
+    cn_rec_free(&h->base);
+    assert_int_equal(cn_repo_newest_heads(sh[0], 1, won, &st, &h), CN_ENOTFOUND);
+    assert_int_equal(cn_repo_newest_heads(sh[1], 1, won, &st, &h), 0);
+    assert_int_equal(h->lease_seq, 12);
+    cn_rec_free(&h->base);
+    cn_stores_close(&st);
+}
+
 static void test_state_names_round_trip(void **state) {
     (void)state;
     for (int st = 1; st <= 7; st++) assert_int_equal(cn_state_parse(cn_state_name(st)), st);
@@ -299,6 +358,7 @@ int main(void) {
         cmocka_unit_test(test_job_json_shows_spec_and_history),
         cmocka_unit_test(test_progress_text_says_units_then_bytes),
         cmocka_unit_test(test_state_names_round_trip),
+        cmocka_unit_test(test_only_the_highest_committed_lease_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
