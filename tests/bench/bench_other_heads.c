@@ -122,6 +122,7 @@ int main(int argc, char **argv) {
     size_t rounds = argc > 4 ? strtoul(argv[4], NULL, 10) : 20;
     if (others < 1 || others > MAX_OTHERS || rounds < 1) return 2;
     char *shards = cn_path_join(argv[1], "shards"), *own = cn_path_join(shards, "own");
+    char *scratch = cn_path_join(argv[1], "scratch");
     cn_shard_opts_t wo = {.create = true, .worker = "bench"};
     cn_shard_t *mine = NULL, *w[MAX_OTHERS] = {0};
     if (cn_shard_open(own, &wo, &mine) < 0) return fprintf(stderr, "%s\n", cn_err_detail()), 1;
@@ -138,7 +139,7 @@ int main(int argc, char **argv) {
     uint64_t *t_open = cn_xcalloc(rounds, sizeof *t_open), *t_cached = cn_xcalloc(rounds, sizeof *t_cached);
     Canopy__Heads *h = NULL;
     uint64_t t0 = cn_mono_us();
-    cn_download_other_heads(shards, own, 1, &h); /* opens the secondaries */
+    cn_download_other_heads(shards, scratch, own, 1, &h); /* opens the secondaries */
     uint64_t first = cn_mono_us() - t0;
     for (size_t r = 0; r < rounds; r++) {
         /* A job in every other shard since the last lookup: 200 records, heads. */
@@ -151,7 +152,7 @@ int main(int argc, char **argv) {
         open_each(shards, own, 1, &a);
         t_open[r] = cn_mono_us() - t0;
         t0 = cn_mono_us();
-        cn_download_other_heads(shards, own, 1, &b);
+        cn_download_other_heads(shards, scratch, own, 1, &b);
         t_cached[r] = cn_mono_us() - t0;
         if (!a || !b || a->lease_seq != lease - 1 || b->lease_seq != lease - 1) {
             fprintf(stderr, "wrong heads: open %llu, cached %llu, want %llu\n",
@@ -177,6 +178,7 @@ int main(int argc, char **argv) {
     cn_shard_close(&mine);
     free(t_open);
     free(t_cached);
+    free(scratch);
     free(own);
     free(shards);
     return 0;

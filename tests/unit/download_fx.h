@@ -25,6 +25,7 @@
 typedef struct {
     char dir[256];
     char *src, *mirror, *url;
+    char *scratch; /* the worker's scratch directory (the secondaries' folder) */
     cn_shard_t *shard;
     uint64_t lease;
     uint64_t project; /* one project id per URL, as the coordinator gives them */
@@ -74,6 +75,7 @@ FX_UNUSED static int setup(void **state) {
     assert_non_null(mkdtemp(f->dir));
     f->src = cn_path_join(f->dir, "src");
     f->mirror = cn_path_join(f->dir, "mirror/1.git");
+    f->scratch = cn_path_join(f->dir, "scratch");
     f->url = cn_xasprintf("file://%s", f->src);
     char *sd = cn_path_join(f->dir, "shard");
     cn_shard_opts_t so = {.create = true, .worker = "wt"};
@@ -88,8 +90,9 @@ FX_UNUSED static int setup(void **state) {
 FX_UNUSED static int teardown(void **state) {
     fx_t *f = *state;
     cn_shard_close(&f->shard);
+    cn_download_heads_close_all(); /* its secondaries are in f->dir */
     cn_rm_rf(f->dir);
-    free(f->src), free(f->mirror), free(f->url);
+    free(f->src), free(f->mirror), free(f->url), free(f->scratch);
     free(f);
     return 0;
 }
@@ -124,7 +127,8 @@ FX_UNUSED static int run(fx_t *f, const run_opts_t *o, cn_download_stats_t *st, 
                        .progress = o ? o->progress : NULL,
                        .progress_bytes = o ? o->progress_bytes : NULL,
                        .arg = o ? o->arg : NULL,
-                       .shards_dir = o && o->others ? f->dir : NULL};
+                       .shards_dir = o && o->others ? f->dir : NULL,
+                       .scratch_dir = f->scratch};
     bool fat = false;
     int rc = cn_download_run(&d, st, &fat);
     if (fatal) *fatal = fat;

@@ -251,7 +251,8 @@ static void test_project_downloaded_by_another_worker_is_updated_not_copied(void
                        .job_id = 900,
                        .lease_seq = 900,
                        .attempt = 1,
-                       .shards_dir = f->dir};
+                       .shards_dir = f->dir,
+                       .scratch_dir = f->scratch};
     bool fatal;
     assert_int_equal(cn_download_run(&d, &st, &fatal), 0);
     assert_int_equal(st.log_kind, CANOPY__LOG_KIND__LOG_NO_CHANGE);

@@ -5,7 +5,8 @@
    shards' secondaries (cn_download_other_heads): the newest lease wins, the own
    shard is skipped, later heads and later shards are found, removed shards are
    dropped and replaced ones opened again, several threads at once, and
-   close_all removes its folders (and the first use those of dead processes). */
+   close_all removes its folder in the worker's scratch directory (and the first
+   use what a killed process left there). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -170,7 +171,7 @@ static void put_heads(cn_shard_t *s, uint64_t project, uint64_t lease) {
 /* The lease of the heads other_heads finds (0: none), starting from NULL. */
 static uint64_t found_lease(const char *own, uint64_t project) {
     Canopy__Heads *h = NULL;
-    cn_download_other_heads("sd", own, project, &h);
+    cn_download_other_heads("sd", "scratch", own, project, &h);
     uint64_t lease = h ? h->lease_seq : 0;
     if (h) {
         assert_int_equal(h->project_id, project);
@@ -181,10 +182,10 @@ static uint64_t found_lease(const char *own, uint64_t project) {
     return lease;
 }
 
-/* Entries under TMPDIR (the cache's private folders live there). */
-static int tmp_entries(void) {
-    DIR *d = opendir(getenv("TMPDIR"));
-    assert_non_null(d);
+/* Entries in a folder (-1: there is none). */
+static int entries(const char *dir) {
+    DIR *d = opendir(dir);
+    if (!d) return -1;
     int n = 0;
     for (struct dirent *e; (e = readdir(d));) n += e->d_name[0] != '.';
     closedir(d);
@@ -199,16 +200,13 @@ static void test_other_heads_newest_lease_wins_and_own_is_skipped(void **state) 
     put_heads(b, 7, 10);
     put_heads(c, 7, 20);
     put_heads(b, 8, 11);
-    /* Left by a process killed -9 (no such pid): removed; a live one's: kept. */
-    char dead[PATH_MAX], live[PATH_MAX];
-    snprintf(dead, sizeof dead, "%s/canopy-heads-999999999-x", getenv("TMPDIR"));
-    snprintf(live, sizeof live, "%s/canopy-heads-%ld-x", getenv("TMPDIR"), (long)getppid());
-    assert_int_equal(mkdir(dead, 0755), 0);
-    assert_int_equal(mkdir(live, 0755), 0);
+    /* Left in the worker's scratch by an earlier process killed -9: removed;
+       the rest of the scratch (the mirrors) is kept. */
+    assert_int_equal(cn_mkdir_p("scratch/secondaries/b.999"), 0);
+    assert_int_equal(cn_mkdir_p("scratch/git"), 0);
     assert_int_equal(found_lease("sd/a", 7), 20);
-    assert_int_equal(access(dead, F_OK), -1);
-    assert_int_equal(access(live, F_OK), 0);
-    assert_int_equal(rmdir(live), 0);
+    assert_int_equal(access("scratch/secondaries/b.999", F_OK), -1);
+    assert_int_equal(access("scratch/git", F_OK), 0);
     assert_int_equal(found_lease("sd/a", 8), 11);
     assert_int_equal(found_lease("sd/a", 9), 0);
     assert_int_equal(found_lease(NULL, 7), 50); /* no own shard: all count */
@@ -216,7 +214,7 @@ static void test_other_heads_newest_lease_wins_and_own_is_skipped(void **state) 
     Canopy__Heads *mine = NULL;
     assert_int_equal(cn_repo_latest_heads(a, 7, &mine), 0);
     Canopy__Heads *keep = mine;
-    cn_download_other_heads("sd", "sd/a", 7, &mine);
+    cn_download_other_heads("sd", "scratch", "sd/a", 7, &mine);
     assert_ptr_equal(mine, keep);
     assert_int_equal(mine->lease_seq, 50);
     cn_rec_free(&mine->base);
@@ -242,9 +240,11 @@ static void test_other_heads_newest_lease_wins_and_own_is_skipped(void **state) 
     c = open_writer("sd/c");
     put_heads(c, 7, 77);
     assert_int_equal(found_lease("sd/a", 7), 77);
-    assert_true(tmp_entries() > 0);
+    assert_int_equal(entries("scratch/secondaries"), 2); /* b and c: a is ours, d is gone */
+    assert_int_equal(entries(getenv("TMPDIR")), 0);      /* nothing outside the scratch */
     cn_download_heads_close_all();
-    assert_int_equal(tmp_entries(), 0);
+    assert_int_equal(entries("scratch/secondaries"), -1);
+    assert_int_equal(access("scratch/git", F_OK), 0);
     assert_int_equal(found_lease("sd/a", 7), 77); /* opened again after close_all */
     cn_download_heads_close_all();
     cn_shard_close(&a);
@@ -263,7 +263,7 @@ static void *lookup_thread(void *arg) {
     uint64_t last = 0;
     for (int i = 0; i < r->calls; i++) {
         Canopy__Heads *h = NULL;
-        cn_download_other_heads("sd", "sd/a", 7, &h);
+        cn_download_other_heads("sd", "scratch", "sd/a", 7, &h);
         uint64_t lease = h ? h->lease_seq : 0;
         if (h) cn_rec_free(&h->base);
         if (lease < last || lease < 100) r->ok = false; /* never older than seen */
@@ -296,6 +296,7 @@ static void test_other_heads_from_several_threads_while_a_writer_appends(void **
 static int setup(void **state) {
     (void)state;
     cn_rm_rf("sd");
+    cn_rm_rf("scratch");
     return 0;
 }
 

@@ -234,7 +234,8 @@ int cn_download_run(const cn_download_t *d, cn_download_stats_t *st, bool *fatal
     /* Another worker may have downloaded the project after this shard did: the
        newest heads of any shard are the baseline, else an update already stored
        elsewhere is walked (and logged Ok) again. */
-    if (rc == 0) cn_download_other_heads(d->shards_dir, cn_shard_dir(d->shard), d->project_id, &old);
+    if (rc == 0)
+        cn_download_other_heads(d->shards_dir, d->scratch_dir, cn_shard_dir(d->shard), d->project_id, &old);
     if (rc == 0) rc = open_mirror(d, &dl, fatal);
     if (rc == 0) rc = cn_git_refs(dl.g, &refs, &nrefs);
     if (rc == 0) rc = check_refs(d, &dl, refs, nrefs);
@@ -358,6 +359,7 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
                        .pointers = cn_job_commit_batch(ctx),
                        .mirror_dir = mirror,
                        .shards_dir = shards,
+                       .scratch_dir = cn_job_scratch_dir(ctx),
                        .url = sp->url,
                        .project_id = pid,
                        .job_id = cn_job_id(ctx),

@@ -33,6 +33,9 @@ typedef struct {
        downloaded elsewhere is updated, not stored again (download_heads.c).
        NULL: only this shard. */
     const char *shards_dir;
+    /* The worker's private scratch directory (cn_job_scratch_dir): those
+       shards' secondaries live in scratch_dir/secondaries. Needed with shards_dir. */
+    const char *scratch_dir;
     bool (*cancelled)(void *arg);
     void (*progress)(void *arg, uint64_t done, uint64_t total, const char *unit);
     /* bytes done and to do (0: not known): received while fetching, file
@@ -96,12 +99,13 @@ void cn_dl_free(cn_dl_t *dl);
    than own_shard_dir, when they are newer; leaves *inout unchanged otherwise. A
    shard that cannot be read counts as having none. Keeps a RocksDB secondary of
    each other shard open for the process and catches it up per call (new shards
-   are found: the folder is listed each time). Thread-safe (one lock); blocks on
-   disk I/O. */
-void cn_download_other_heads(const char *shards_dir, const char *own_shard_dir, uint64_t project_id,
-                             Canopy__Heads **inout);
-/* Closes every cached secondary and removes its folder (worker shutdown). A
-   later call opens them again. */
+   are found: the folder is listed each time). The secondaries' folders are in
+   scratch_dir/secondaries (emptied on first use): scratch_dir must be this
+   process's alone, as a worker's is. Thread-safe (one lock); blocks on disk I/O. */
+void cn_download_other_heads(const char *shards_dir, const char *scratch_dir, const char *own_shard_dir,
+                             uint64_t project_id, Canopy__Heads **inout);
+/* Closes every cached secondary and removes the secondaries' folder (worker
+   shutdown). A later call opens them again. */
 void cn_download_heads_close_all(void);
 
 #endif

@@ -3,7 +3,9 @@
    another worker downloaded last. One RocksDB secondary instance per other shard
    stays open for the life of the process and catches up with its live writer
    before each lookup: opening a shard read-only per job replays its whole live
-   WAL. Called from slot threads: one mutex guards the cache and each lookup. */
+   WAL. The secondaries' folders live in <scratch>/secondaries, the worker's
+   private scratch directory. Called from slot threads: one mutex guards the
+   cache and each lookup. */
 #include "download.h"
 
 #include "errors.h"
@@ -11,16 +13,14 @@
 #include "repo.h"
 #include "util.h"
 
-#include <dirent.h>
-#include <errno.h>
+#include <assert.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
-#define PREFIX "canopy-heads-" /* + pid - random: the secondaries' folder */
+#define SECONDARIES "secondaries" /* in the scratch directory */
 
 typedef struct {
     char *path;    /* shards_dir/name, as listed */
@@ -30,12 +30,12 @@ typedef struct {
     bool seen;         /* listed by the current call */
 } sec_t;
 
-/* Every field is guarded by mu. The cache serves one shards_dir (a worker has
-   one); a call for another directory closes it first. */
+/* Every field is guarded by mu. The cache serves one shards_dir and one scratch
+   directory (a worker has one of each); a call for others closes it first. */
 static struct {
     pthread_mutex_t mu;
-    char *shards_dir;
-    char *scratch; /* private temp folder holding the secondaries' folders */
+    char *shards_dir, *scratch_dir;
+    char *scratch; /* scratch_dir/secondaries, once made: the secondaries' folders */
     sec_t *v;
     size_t n, cap;
     uint64_t next_id;
@@ -58,6 +58,8 @@ static void close_all_locked(void) {
     if (cache.scratch) cn_rm_rf(cache.scratch);
     free(cache.scratch);
     cache.scratch = NULL;
+    free(cache.scratch_dir);
+    cache.scratch_dir = NULL;
     free(cache.shards_dir);
     cache.shards_dir = NULL;
 }
@@ -77,32 +79,14 @@ static void close_at_exit(void) {
     pthread_mutex_unlock(&cache.mu);
 }
 
-/* Removes the folders left by processes that died without close_all (kill -9):
-   canopy-heads-<pid>-* whose pid is gone. */
-static void remove_stale(const char *tmp) {
-    DIR *d = opendir(tmp);
-    for (struct dirent *e; d && (e = readdir(d));) {
-        char *end = NULL;
-        if (strncmp(e->d_name, PREFIX, strlen(PREFIX)) != 0) continue;
-        long pid = strtol(e->d_name + strlen(PREFIX), &end, 10);
-        if (pid <= 0 || *end != '-' || pid == (long)getpid()) continue;
-        if (kill((pid_t)pid, 0) == 0 || errno != ESRCH) continue;
-        char *p = cn_path_join(tmp, e->d_name);
-        cn_rm_rf(p);
-        free(p);
-    }
-    if (d) closedir(d);
-}
-
-/* The private folder for the secondaries (made on first use). */
-static const char *scratch_dir(void) {
+/* The folder for the secondaries, made empty on first use: the scratch
+   directory is this worker's alone, so what is there was left by an earlier
+   process of the worker that died without close_all (kill -9). */
+static const char *secondaries_folder(void) {
     if (cache.scratch) return cache.scratch;
-    const char *tmp = getenv("TMPDIR");
-    remove_stale(tmp && tmp[0] ? tmp : "/tmp");
-    char *t = cn_xasprintf("%s/" PREFIX "%ld-XXXXXX", tmp && tmp[0] ? tmp : "/tmp", (long)getpid());
-    if (!mkdtemp(t)) {
-        CN_WARN("cannot make a folder for shard secondaries under %s: %s", tmp && tmp[0] ? tmp : "/tmp",
-                strerror(errno));
+    char *t = cn_path_join(cache.scratch_dir, SECONDARIES);
+    if (cn_rm_rf(t) < 0 || cn_mkdir_p(t) < 0) {
+        CN_WARN("cannot make a folder for shard secondaries at %s: %s", t, cn_err_detail());
         free(t);
         return NULL;
     }
@@ -113,7 +97,7 @@ static const char *scratch_dir(void) {
 /* Opens a secondary of the shard at path into e. False (e untouched) when the
    shard cannot be opened now (being created, not a shard): tried again next call. */
 static bool open_sec(const char *path, const char *name, const char *identity, sec_t *e) {
-    const char *scratch = scratch_dir();
+    const char *scratch = secondaries_folder();
     if (!scratch) return false;
     char leaf[300];
     snprintf(leaf, sizeof leaf, "%.200s.%llu", name, (unsigned long long)++cache.next_id);
@@ -207,12 +191,18 @@ static bool is_db(const char *path) {
     return yes;
 }
 
-void cn_download_other_heads(const char *shards_dir, const char *own_shard_dir, uint64_t project_id,
-                             Canopy__Heads **inout) {
+void cn_download_other_heads(const char *shards_dir, const char *scratch_dir, const char *own_shard_dir,
+                             uint64_t project_id, Canopy__Heads **inout) {
     if (!shards_dir) return;
+    assert(scratch_dir);
     pthread_mutex_lock(&cache.mu);
-    if (cache.shards_dir && strcmp(cache.shards_dir, shards_dir) != 0) close_all_locked();
-    if (!cache.shards_dir) cache.shards_dir = cn_xstrdup(shards_dir);
+    if (cache.shards_dir &&
+        (strcmp(cache.shards_dir, shards_dir) != 0 || strcmp(cache.scratch_dir, scratch_dir) != 0))
+        close_all_locked();
+    if (!cache.shards_dir) {
+        cache.shards_dir = cn_xstrdup(shards_dir);
+        cache.scratch_dir = cn_xstrdup(scratch_dir);
+    }
     char **names = NULL;
     size_t n = 0;
     bool listed = cn_shard_list(shards_dir, &names, &n) == 0;
