@@ -49,17 +49,17 @@ static int by_job(const void *a, const void *b) {
     return x->store < y->store ? -1 : x->store > y->store; /* the merged store first */
 }
 
-/* After sorting: one scan per (space, job), from the first store that has it
-   (the merged store), else the highest lease among the shards. */
-static size_t dedupe(cn_qs_scan_t *v, size_t n, bool merged) {
+/* After sorting: one scan per (space, job), of the job's winning lease (the
+   rule of the git queries, cn_stores_lease_won: a scan of a fenced lease does
+   not count, even in the merged store), from the first store that has it (the
+   merged store). */
+static size_t dedupe(cn_stores_t *st, cn_qs_scan_t *v, size_t n) {
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-        if (k && v[k - 1].scan.job_id == v[i].scan.job_id && v[i].scan.job_id != 0 &&
-            strcmp(v[k - 1].scan.meta->space, v[i].scan.meta->space) == 0) {
-            bool take = !(merged && v[k - 1].store == 0) && v[i].scan.lease_seq > v[k - 1].scan.lease_seq;
-            cn_qs_scan_t drop = take ? v[k - 1] : v[i];
-            if (take) v[k - 1] = v[i];
-            cn_rec_free(&drop.scan.meta->base);
+        bool copy = k && v[k - 1].scan.job_id == v[i].scan.job_id && v[i].scan.job_id != 0 &&
+                    strcmp(v[k - 1].scan.meta->space, v[i].scan.meta->space) == 0;
+        if (copy || !cn_stores_lease_won(st, v[i].scan.job_id, v[i].scan.lease_seq)) {
+            cn_rec_free(&v[i].scan.meta->base);
             continue;
         }
         v[k++] = v[i];
@@ -187,7 +187,7 @@ int cn_query_scan(const cn_cli_t *g, int argc, char **argv) {
     size_t n = 0;
     list_all(&st, a.space, &v, &n);
     qsort(v, n, sizeof *v, by_job);
-    n = dedupe(v, n, st.merged);
+    n = dedupe(&st, v, n);
     const cn_qs_scan_t *sc = NULL;
     if (!a.ls && !a.stat && !a.find && !a.diff) {
         status = cn_qs_print_list(g, v, n, &st);
