@@ -167,29 +167,30 @@ static int fix_delta_depths(cn_shard_t *s, cn_batch_t *b, const size_t *first, s
     size_t *klens = cn_xcalloc(m, sizeof *klens);
     bool *found = cn_xcalloc(m, sizeof *found);
     cn_buf_t *vals = cn_xcalloc(m, sizeof *vals);
-    cn_blob_delta_t d = {0};
+    /* Parsed once: the parts point into the batch's bytes, which stay put, and
+       only op i itself rewrites its depth byte (below, after reading d[i]). */
+    cn_blob_delta_t *d = cn_xcalloc(m, sizeof *d);
+    bool *ok = cn_xcalloc(m, sizeof *ok);
     for (size_t i = 0; i < m; i++) {
         const op_t *o = &b->ops[dl[i]];
-        if (cn_blob_parse_delta(op_val(b, o), o->vlen, &d) == 0) {
-            keys[i] = d.base_key;
-            klens[i] = d.base_klen;
-        } else {
-            keys[i] = op_key(b, o); /* malformed: looked up, never used */
-            klens[i] = o->klen;
-        }
+        ok[i] = cn_blob_parse_delta(op_val(b, o), o->vlen, &d[i]) == 0;
+        keys[i] = ok[i] ? d[i].base_key : op_key(b, o); /* malformed: looked up, never used */
+        klens[i] = ok[i] ? d[i].base_klen : o->klen;
     }
     int rc = cn_rocks_multi_get(s->db, CN_CF_BLOBS, keys, klens, m, found, vals);
     for (size_t i = 0; i < m && rc == 0; i++) {
-        op_t *o = &b->ops[dl[i]];
+        if (!ok[i]) continue;
+        const op_t *o = &b->ops[dl[i]];
         uint8_t *v = b->data.data + o->off + o->klen;
-        if (cn_blob_parse_delta(v, o->vlen, &d) < 0) continue;
-        const op_t *base = kept_put(b, first, u, keep, d.base_key, d.base_klen);
+        const op_t *base = kept_put(b, first, u, keep, d[i].base_key, d[i].base_klen);
         int bd = base       ? cn_blob_value_depth(op_val(b, base), base->vlen)
                  : found[i] ? cn_blob_value_depth(vals[i].data, vals[i].len)
                             : -1;
-        if (bd >= (int)d.depth) v[1] = (uint8_t)CN_MIN(bd + 1, 255);
+        if (bd >= (int)d[i].depth) v[1] = (uint8_t)CN_MIN(bd + 1, 255);
     }
     for (size_t i = 0; i < m; i++) cn_buf_free(&vals[i]);
+    free(ok);
+    free(d);
     free(vals);
     free(found);
     free(klens);
