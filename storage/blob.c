@@ -130,7 +130,9 @@ int cn_blob_depth(cn_shard_t *s, const void *key, size_t klen, unsigned *depth) 
 /* ---- reading a chain ---- */
 
 typedef struct {
-    cn_buf_t val[CN_BLOB_READ_DEPTH + 1];
+    cn_buf_t buf[CN_BLOB_READ_DEPTH + 1]; /* the values read (buf[0] unused when held) */
+    const uint8_t *val[CN_BLOB_READ_DEPTH + 1];
+    size_t vlen[CN_BLOB_READ_DEPTH + 1];
     const uint8_t *key[CN_BLOB_READ_DEPTH + 1];
     size_t klen[CN_BLOB_READ_DEPTH + 1];
     size_t n; /* links read: val[0] is the blob asked for, val[n-1] is whole */
@@ -149,18 +151,30 @@ static int base_error(const chain_t *c, size_t i, const char *what) {
     return cn_err(CN_ECORRUPT, "blob %s is stored as a delta on base %s, which %s", k, bk, what);
 }
 
-/* Reads the values from key down to a whole one. */
-static int chain_read(cn_shard_t *s, chain_t *c, const void *key, size_t klen) {
+/* Reads link i's value (i > 0: a base of link i-1). */
+static int link_read(cn_shard_t *s, chain_t *c, size_t i) {
+    int rc = cn_shard_get(s, CN_CF_BLOBS, c->key[i], c->klen[i], &c->buf[i]);
+    if (rc == CN_ENOTFOUND && i > 0) return base_error(c, i - 1, "is missing");
+    if (rc < 0) return rc;
+    c->val[i] = c->buf[i].data;
+    c->vlen[i] = c->buf[i].len;
+    return 0;
+}
+
+/* Reads the values from key down to a whole one; key's own value v[0..vl) when
+   the caller holds it (v non-NULL), so only the bases are read. */
+static int chain_read(cn_shard_t *s, chain_t *c, const void *key, size_t klen, const uint8_t *v, size_t vl) {
     c->key[0] = key;
     c->klen[0] = klen;
+    c->val[0] = v;
+    c->vlen[0] = vl;
     for (size_t i = 0;; i++) {
         c->n = i + 1;
-        int rc = cn_shard_get(s, CN_CF_BLOBS, c->key[i], c->klen[i], &c->val[i]);
-        if (rc == CN_ENOTFOUND && i > 0) return base_error(c, i - 1, "is missing");
+        int rc = i == 0 && v ? 0 : link_read(s, c, i);
         if (rc < 0) return rc;
-        if (c->val[i].len == 0 || c->val[i].data[0] != CN_BLOB_DELTA) return 0;
+        if (c->vlen[i] == 0 || c->val[i][0] != CN_BLOB_DELTA) return 0;
         cn_blob_delta_t d = {0};
-        if ((rc = cn_blob_parse_delta(c->val[i].data, c->val[i].len, &d)) < 0)
+        if ((rc = cn_blob_parse_delta(c->val[i], c->vlen[i], &d)) < 0)
             return i ? base_error(c, i - 1, "is not a valid delta") : rc;
         if (i == CN_BLOB_READ_DEPTH) {
             char k[2 * 32 + 4];
@@ -189,29 +203,34 @@ static int chain_read(cn_shard_t *s, chain_t *c, const void *key, size_t klen) {
 static int chain_decode(chain_t *c, size_t max, cn_buf_t *out) {
     size_t last = c->n - 1;
     int kind = 0;
-    if (last == 0) return cn_blob_decode(c->val[0].data, c->val[0].len, max, out, &kind);
+    if (last == 0) return cn_blob_decode(c->val[0], c->vlen[0], max, out, &kind);
     cn_buf_t base = {0}, next = {0};
-    int rc = cn_blob_decode(c->val[last].data, c->val[last].len, CN_ZSTD_REF_MAX, &base, &kind);
+    int rc = cn_blob_decode(c->val[last], c->vlen[last], CN_ZSTD_REF_MAX, &base, &kind);
     if (rc < 0) rc = base_error(c, last - 1, "does not decode");
     for (size_t i = last - 1; rc == 0 && i > 0; i--) {
         cn_buf_reset(&next);
-        rc = cn_blob_decode_delta(c->val[i].data, c->val[i].len, base.data, base.len, CN_ZSTD_REF_MAX, &next);
+        rc = cn_blob_decode_delta(c->val[i], c->vlen[i], base.data, base.len, CN_ZSTD_REF_MAX, &next);
         if (rc < 0) rc = base_error(c, i - 1, "does not decode");
         cn_buf_t t = base;
         base = next;
         next = t;
     }
-    if (rc == 0) rc = cn_blob_decode_delta(c->val[0].data, c->val[0].len, base.data, base.len, max, out);
+    if (rc == 0) rc = cn_blob_decode_delta(c->val[0], c->vlen[0], base.data, base.len, max, out);
     cn_buf_free(&base);
     cn_buf_free(&next);
     return rc;
 }
 
-int cn_blob_get(cn_shard_t *s, const void *key, size_t klen, size_t max, cn_buf_t *out) {
+int cn_blob_get_held(cn_shard_t *s, const void *key, size_t klen, const uint8_t *v, size_t vl, size_t max,
+                     cn_buf_t *out) {
     chain_t c;
     memset(&c, 0, sizeof c);
-    int rc = chain_read(s, &c, key, klen);
+    int rc = chain_read(s, &c, key, klen, v, vl);
     if (rc == 0) rc = chain_decode(&c, max, out);
-    for (size_t i = 0; i < c.n; i++) cn_buf_free(&c.val[i]);
+    for (size_t i = 0; i < c.n; i++) cn_buf_free(&c.buf[i]);
     return rc;
+}
+
+int cn_blob_get(cn_shard_t *s, const void *key, size_t klen, size_t max, cn_buf_t *out) {
+    return cn_blob_get_held(s, key, klen, NULL, 0, max, out);
 }

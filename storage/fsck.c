@@ -56,9 +56,9 @@ static void check_blob(fsck_t *f, const uint8_t *k, size_t kl, const uint8_t *v,
     f->r->blobs_checked++;
     cn_buf_t out = {0};
     int kind = 0;
-    /* A delta is rebuilt through its bases: a missing or broken base, or a cycle,
-       is this blob's problem. */
-    int rc = vl >= 1 && v[0] == CN_BLOB_DELTA ? cn_blob_get(f->s, k, kl, CN_RECORD_MAX, &out)
+    /* A delta is rebuilt through its bases (v is its own value: not read again):
+       a missing or broken base, or a cycle, is this blob's problem. */
+    int rc = vl >= 1 && v[0] == CN_BLOB_DELTA ? cn_blob_get_held(f->s, k, kl, v, vl, CN_RECORD_MAX, &out)
                                               : cn_blob_decode(v, vl, CN_RECORD_MAX, &out, &kind);
     if (rc < 0) {
         problem(f, CN_CF_BLOBS, k, kl, "does not decompress: %s", cn_err_detail());

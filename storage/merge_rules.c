@@ -223,7 +223,8 @@ static int take_blob(fam_t *f, const src_t *s) {
         return emit(f, s->k, s->kl, s->v, s->vl);
     }
     cn_buf_t raw = {0}, whole = {0};
-    int rc = cn_blob_get(f->m->sh[s - f->src].s, s->k, s->kl, BLOB_REBUILD_MAX, &raw);
+    /* s->v is the delta's own value: only its bases are read from the shard. */
+    int rc = cn_blob_get_held(f->m->sh[s - f->src].s, s->k, s->kl, s->v, s->vl, BLOB_REBUILD_MAX, &raw);
     if (rc == 0) rc = cn_blob_encode_whole(CN_BLOB_KEYED, raw.data, raw.len, &whole);
     if (rc == 0) {
         rc = emit(f, s->k, s->kl, whole.data, whole.len);

@@ -88,6 +88,11 @@ int cn_blob_value_depth(const uint8_t *v, size_t vl);
 int cn_blob_decode_delta(const uint8_t *v, size_t vl, const void *base, size_t base_n, size_t max,
                          cn_buf_t *out);
 
+/* cn_blob_get for a caller that holds key's stored value v[0..vl) already (an
+   iterator's, fsck and the merge): only its bases are read. v NULL: read it. */
+int cn_blob_get_held(cn_shard_t *s, const void *key, size_t klen, const uint8_t *v, size_t vl, size_t max,
+                     cn_buf_t *out);
+
 /* Fills st with this build's stamp (static strings). */
 void cn_stamp_fill(Canopy__Stamp *st);
 
