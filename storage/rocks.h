@@ -41,6 +41,12 @@ typedef struct {
 int cn_rocks_open(const char *dir, const char *const *cfs, size_t ncf, const cn_rocks_opts_t *opts,
                   cn_rocks_t **out);
 void cn_rocks_close(cn_rocks_t **self_p);
+/* The unique id RocksDB wrote at the creation of the database at dir (its
+   IDENTITY file): a database removed and made again under the same name has
+   another. Copies it into out (at most cap - 1 bytes and a NUL; "" when it
+   cannot be read, as while the database is being made). CN_ENOTFOUND when dir
+   holds no database. Does not open it; blocks on disk I/O. */
+int cn_rocks_identity(const char *dir, char *out, size_t cap);
 /* Read-only openers: catch up with a live writer (reopen; a secondary catches up). */
 int cn_rocks_refresh(cn_rocks_t *db);
 /* A secondary instance: reads the writer's new MANIFEST entries and WAL tail, so

@@ -9,6 +9,7 @@
 
 #include <rocksdb/c.h>
 
+#include <assert.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
@@ -268,6 +269,24 @@ void cn_rocks_close(cn_rocks_t **self_p) {
     if (!self_p || !*self_p) return;
     free_rocks(*self_p);
     *self_p = NULL;
+}
+
+int cn_rocks_identity(const char *dir, char *out, size_t cap) {
+    assert(cap > 0);
+    out[0] = '\0';
+    /* CURRENT names the live MANIFEST: a folder without it holds no database. */
+    char *current = cn_path_join(dir, "CURRENT");
+    bool db = access(current, F_OK) == 0;
+    free(current);
+    if (!db) return cn_err(CN_ENOTFOUND, "no database at %s", dir);
+    char *path = cn_path_join(dir, "IDENTITY");
+    FILE *f = fopen(path, "re");
+    free(path);
+    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
+    if (f) fclose(f);
+    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) n--;
+    out[n] = '\0';
+    return 0;
 }
 
 /* Reopens a reader (no iterator may be alive). If the reopen fails, the handle

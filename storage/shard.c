@@ -354,3 +354,7 @@ int cn_shard_list(const char *shards_dir, char ***names, size_t *n) {
     if (*n) qsort(*names, *n, sizeof **names, by_name);
     return 0;
 }
+
+int cn_shard_identity(const char *dir, char *out, size_t cap) {
+    return cn_rocks_identity(dir, out, cap);
+}

@@ -88,6 +88,11 @@ const char *cn_shard_dir(const cn_shard_t *s);
    subdirectories, sorted, hidden ones left out. CN_ENOTFOUND when shards_dir
    is missing. Free each name and *names. */
 int cn_shard_list(const char *shards_dir, char ***names, size_t *n);
+/* The identity of the shard database at dir (cn_rocks_identity: changes when
+   the shard is removed and made again under the same name; "" when it cannot
+   be read yet) into out[cap]. CN_ENOTFOUND when dir holds no database. Does
+   not open it; blocks on disk I/O. */
+int cn_shard_identity(const char *dir, char *out, size_t cap);
 
 /* Point reads. CN_ENOTFOUND when absent; val is appended to. */
 int cn_shard_get(cn_shard_t *s, cn_cf_t cf, const void *key, size_t klen, cn_buf_t *val);

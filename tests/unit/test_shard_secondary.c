@@ -1,7 +1,7 @@
 /* test_shard_secondary.c: RocksDB secondary instances of a shard on real RocksDB
    (cn_shard_opts_t.secondary_dir, cn_shard_catch_up) beside a live writer in the
    same process: new writes are seen after a catch-up and not before, across a
-   flush and a writer closed and reopened; and the download's cache of the other
+   flush and a writer closed and reopened; a shard's identity; and the download's cache of the other
    shards' secondaries (cn_download_other_heads): the newest lease wins, the own
    shard is skipped, later heads and later shards are found, removed shards are
    dropped and replaced ones opened again, several threads at once, and
@@ -153,6 +153,33 @@ static void test_catch_up_is_a_noop_for_writers_and_read_only_opens(void **state
     cn_shard_close(&w);
     o = (cn_shard_opts_t){.secondary_dir = "sec3"};
     assert_int_equal(cn_shard_open("missing", &o, &r), CN_ENOTFOUND);
+}
+
+/* A shard's identity holds across reopens and changes when the shard is made
+   again under the same name; a folder without a database has none. */
+static void test_identity_changes_only_when_the_shard_is_made_again(void **state) {
+    (void)state;
+    char id1[64], id2[64], id3[64];
+    cn_shard_t *w = open_writer("s5");
+    assert_int_equal(cn_shard_identity("s5", id1, sizeof id1), 0);
+    assert_true(strlen(id1) > 8);
+    cn_shard_close(&w);
+    w = open_writer("s5");
+    assert_int_equal(cn_shard_identity("s5", id2, sizeof id2), 0);
+    assert_string_equal(id1, id2);
+    cn_shard_close(&w);
+    assert_int_equal(cn_rm_rf("s5"), 0);
+    w = open_writer("s5");
+    assert_int_equal(cn_shard_identity("s5", id3, sizeof id3), 0);
+    assert_string_not_equal(id1, id3);
+    cn_shard_close(&w);
+    char small[4];
+    assert_int_equal(cn_shard_identity("s5", small, sizeof small), 0);
+    assert_int_equal(strlen(small), 3); /* cut to fit */
+    assert_int_equal(mkdir("plain", 0755), 0);
+    assert_int_equal(cn_shard_identity("plain", id1, sizeof id1), CN_ENOTFOUND);
+    assert_string_equal(id1, "");
+    assert_int_equal(cn_shard_identity("missing", id1, sizeof id1), CN_ENOTFOUND);
 }
 
 /* ---- cn_download_other_heads ---- */
@@ -311,6 +338,7 @@ int main(void) {
         cmocka_unit_test(test_secondary_survives_writer_close_and_reopen),
         cmocka_unit_test(test_secondary_of_some_families_reads_the_others_as_empty),
         cmocka_unit_test(test_catch_up_is_a_noop_for_writers_and_read_only_opens),
+        cmocka_unit_test(test_identity_changes_only_when_the_shard_is_made_again),
         cmocka_unit_test_setup(test_other_heads_newest_lease_wins_and_own_is_skipped, setup),
         cmocka_unit_test_setup(test_other_heads_from_several_threads_while_a_writer_appends, setup),
     };

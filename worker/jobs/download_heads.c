@@ -18,7 +18,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 #define SECONDARIES "secondaries" /* in the scratch directory */
 
@@ -26,7 +25,7 @@ typedef struct {
     char *path;    /* shards_dir/name, as listed */
     char *sec_dir; /* the secondary's private folder (removed at close) */
     cn_shard_t *s;
-    char identity[64]; /* the database's IDENTITY when opened */
+    char identity[64]; /* the database's identity when opened */
     bool seen;         /* listed by the current call */
 } sec_t;
 
@@ -124,21 +123,9 @@ static sec_t *find_sec(const char *path) {
     return NULL;
 }
 
-/* The unique id RocksDB wrote at the database's creation ("" when unreadable):
-   a shard removed and made again under the same name has another. */
-static void read_identity(const char *path, char out[64]) {
-    char *p = cn_path_join(path, "IDENTITY");
-    FILE *f = fopen(p, "re");
-    size_t n = f ? fread(out, 1, 63, f) : 0;
-    out[n] = '\0';
-    if (f) fclose(f);
-    free(p);
-}
-
-/* The up-to-date secondary of the shard at path, opened or reopened as needed. */
-static sec_t *get_sec(const char *path, const char *name) {
-    char id[64];
-    read_identity(path, id);
+/* The up-to-date secondary of the shard at path, whose database's identity is
+   id, opened or reopened as needed. */
+static sec_t *get_sec(const char *path, const char *name, const char *id) {
     sec_t *e = find_sec(path);
     bool same = e && strcmp(e->identity, id) == 0;
     if (same && cn_shard_catch_up(e->s) == 0) return e;
@@ -184,13 +171,6 @@ static void drop_unseen(void) {
     }
 }
 
-static bool is_db(const char *path) {
-    char *current = cn_path_join(path, "CURRENT");
-    bool yes = access(current, F_OK) == 0;
-    free(current);
-    return yes;
-}
-
 void cn_download_other_heads(const char *shards_dir, const char *scratch_dir, const char *own_shard_dir,
                              uint64_t project_id, Canopy__Heads **inout) {
     if (!shards_dir) return;
@@ -209,9 +189,12 @@ void cn_download_other_heads(const char *shards_dir, const char *scratch_dir, co
     char *own = own_shard_dir ? realpath(own_shard_dir, NULL) : NULL;
     for (size_t i = 0; i < n; i++) {
         char *p = cn_path_join(shards_dir, names[i]), *rp = NULL;
-        /* Only folders that hold a database: the rest is skipped unopened. */
-        if (is_db(p) && (rp = realpath(p, NULL)) && !(own && strcmp(rp, own) == 0)) {
-            sec_t *e = get_sec(p, names[i]);
+        /* Only folders that hold a database: the rest is skipped unopened. A
+           shard made again under the same name has another identity. */
+        char id[64];
+        if (cn_shard_identity(p, id, sizeof id) == 0 && (rp = realpath(p, NULL)) &&
+            !(own && strcmp(rp, own) == 0)) {
+            sec_t *e = get_sec(p, names[i], id);
             if (e) {
                 e->seen = true;
                 take_newer(e->s, project_id, inout);
