@@ -3,7 +3,9 @@
    file edited in many commits is stored far smaller than whole, every version
    reads back exactly, chains are cut at CN_BLOB_MAX_DEPTH, bases evicted from
    the job's cache are read from git again, and an update deltas against a base
-   stored by an earlier job. Real repositories made with the git command. */
+   stored by an earlier job. Real repositories made with the git command. The
+   cache itself (dlcache.c on a keyset map) keeps every info and only the
+   newest bytes. */
 #include "download_fx.h"
 
 #define VERSIONS 40
@@ -127,12 +129,66 @@ static void test_progress_reports_commits_and_bytes(void **state) {
     assert_true(st.content_bytes > 40 * 40000);
 }
 
+static int released;
+static void count_release(void *owner) {
+    (void)owner;
+    released++;
+}
+
+/* An oid whose first 8 bytes are shared by every fourth one, so the keyset
+   map's probing sees collisions. */
+static void test_oid(uint32_t i, uint8_t oid[CN_OID_LEN]) {
+    memset(oid, 0, CN_OID_LEN);
+    uint32_t home = i / 4;
+    memcpy(oid, &home, sizeof home);
+    memcpy(oid + 16, &i, sizeof i);
+}
+
+static void test_base_cache_keeps_every_info_and_the_newest_bytes(void **state) {
+    (void)state;
+    enum { N = 5000, LEN = 100, KEEP = 10 }; /* past several doublings of the map */
+    static const uint8_t bytes[LEN];
+    cn_bcache_t *c = cn_bcache_new(KEEP * LEN);
+    released = 0;
+    uint8_t oid[CN_OID_LEN];
+    for (uint32_t i = 0; i < N; i++) {
+        test_oid(i, oid);
+        cn_bcache_info_t info = {.depth = i % 7, .has_root = i % 2};
+        memset(info.root, (int)i, CN_OID_LEN);
+        cn_dlbuf_t *b = cn_dlbuf_wrap(bytes, LEN, count_release, NULL);
+        cn_bcache_put(c, oid, &info, b);
+        cn_dlbuf_unref(b);
+    }
+    assert_int_equal(released, N - KEEP); /* the oldest bytes were dropped */
+    test_oid(0, oid);
+    cn_bcache_info_t again = {.depth = 6};
+    cn_bcache_put(c, oid, &again, NULL); /* stored once per job: ignored */
+    for (uint32_t i = 0; i < N; i++) {
+        test_oid(i, oid);
+        cn_bcache_info_t info;
+        cn_dlbuf_t *b = (cn_dlbuf_t *)&info; /* must be overwritten */
+        assert_true(cn_bcache_get(c, oid, &info, &b));
+        assert_int_equal(info.depth, i % 7);
+        assert_int_equal(info.has_root, i % 2);
+        assert_int_equal(info.root[0], (uint8_t)i);
+        assert_true(i >= N - KEEP ? b != NULL : b == NULL);
+        cn_dlbuf_unref(b);
+    }
+    test_oid(N, oid);
+    cn_bcache_info_t info;
+    cn_dlbuf_t *b = NULL;
+    assert_false(cn_bcache_get(c, oid, &info, &b));
+    cn_bcache_free(&c);
+    assert_int_equal(released, N);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_edited_file_is_stored_as_deltas, setup, teardown),
         cmocka_unit_test_setup_teardown(test_bases_out_of_the_cache_are_read_again, setup, teardown),
         cmocka_unit_test_setup_teardown(test_update_deltas_against_an_earlier_jobs_content, setup, teardown),
         cmocka_unit_test_setup_teardown(test_progress_reports_commits_and_bytes, setup, teardown),
+        cmocka_unit_test(test_base_cache_keeps_every_info_and_the_newest_bytes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

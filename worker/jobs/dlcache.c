@@ -1,8 +1,8 @@
 /* dlcache.c: the download's base cache (dlstore.h): every content the job
-   stored, by oid, with its stored depth and chain root; the bytes of the newest ones up to a
-   byte budget, dropped oldest first (a file's next version usually follows
-   soon in a parents-first walk). Open addressing over an entry pool. One
-   thread (the walk). */
+   stored, by oid, with its stored depth and chain root; the bytes of the newest
+   ones up to a byte budget, dropped oldest first (a file's next version usually
+   follows soon in a parents-first walk). An entry pool indexed by a keyset map
+   (oid -> entry index). One thread (the walk). */
 #include "dlstore.h"
 
 #include "util.h"
@@ -11,7 +11,6 @@
 #include <string.h>
 
 typedef struct {
-    uint8_t oid[CN_OID_LEN];
     cn_bcache_info_t info;
     cn_dlbuf_t *buf;
 } entry_t;
@@ -19,15 +18,15 @@ typedef struct {
 struct cn_bcache {
     entry_t *e;
     size_t n, cap;
-    uint32_t *slot; /* entry index + 1; 0: empty */
-    size_t nslot;   /* a power of two, at most half full */
-    uint32_t *ring; /* entries holding bytes, oldest first */
+    cn_keyset_t index; /* oid -> entry index (uint32_t) */
+    uint32_t *ring;    /* entries holding bytes, oldest first */
     size_t rhead, rlen, rcap;
     size_t bytes, max_bytes;
 };
 
 cn_bcache_t *cn_bcache_new(size_t max_bytes) {
     cn_bcache_t *c = cn_xcalloc(1, sizeof *c);
+    cn_keyset_init_map(&c->index, CN_OID_LEN, sizeof(uint32_t));
     c->max_bytes = max_bytes;
     return c;
 }
@@ -37,30 +36,10 @@ void cn_bcache_free(cn_bcache_t **self_p) {
     if (!c) return;
     for (size_t i = 0; i < c->n; i++) cn_dlbuf_unref(c->e[i].buf);
     free(c->e);
-    free(c->slot);
+    cn_keyset_free(&c->index);
     free(c->ring);
     free(c);
     *self_p = NULL;
-}
-
-static size_t home(const cn_bcache_t *c, const uint8_t *oid) {
-    uint64_t h;
-    memcpy(&h, oid, sizeof h); /* oids are hashes already */
-    return (size_t)(h * 0x9E3779B97F4A7C15ull >> 17) & (c->nslot - 1);
-}
-
-static uint32_t *find(const cn_bcache_t *c, const uint8_t *oid) {
-    for (size_t i = home(c, oid);; i = (i + 1) & (c->nslot - 1)) {
-        uint32_t *s = &c->slot[i];
-        if (!*s || memcmp(c->e[*s - 1].oid, oid, CN_OID_LEN) == 0) return s;
-    }
-}
-
-static void rehash(cn_bcache_t *c) {
-    free(c->slot);
-    c->nslot = c->nslot ? 2 * c->nslot : 1024;
-    c->slot = cn_xcalloc(c->nslot, sizeof *c->slot);
-    for (size_t i = 0; i < c->n; i++) *find(c, c->e[i].oid) = (uint32_t)(i + 1);
 }
 
 /* Drops the oldest bytes until the budget holds. */
@@ -90,31 +69,32 @@ static void ring_push(cn_bcache_t *c, uint32_t idx) {
 
 void cn_bcache_put(cn_bcache_t *c, const uint8_t oid[CN_OID_LEN], const cn_bcache_info_t *info,
                    cn_dlbuf_t *buf) {
-    if (2 * (c->n + 1) > c->nslot) rehash(c);
-    uint32_t *s = find(c, oid);
-    if (*s) return; /* stored once per job */
+    bool added;
+    uint8_t *slot = cn_keyset_put(&c->index, oid, &added);
+    if (!added) return; /* stored once per job */
+    uint32_t idx = (uint32_t)c->n;
+    memcpy(slot, &idx, sizeof idx);
     if (c->n == c->cap) {
         c->cap = c->cap ? 2 * c->cap : 1024;
         c->e = cn_xrealloc(c->e, c->cap * sizeof *c->e);
     }
-    entry_t *e = &c->e[c->n];
-    memcpy(e->oid, oid, CN_OID_LEN);
+    entry_t *e = &c->e[c->n++];
     e->info = *info;
     e->buf = buf && buf->len <= c->max_bytes ? cn_dlbuf_ref(buf) : NULL;
-    *s = (uint32_t)++c->n;
     if (e->buf) {
         c->bytes += buf->len;
-        ring_push(c, (uint32_t)(c->n - 1));
+        ring_push(c, idx);
         evict(c);
     }
 }
 
 bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_OID_LEN], cn_bcache_info_t *info,
                    cn_dlbuf_t **buf) {
-    if (!c->nslot) return false;
-    uint32_t *s = find(c, oid);
-    if (!*s) return false;
-    const entry_t *e = &c->e[*s - 1];
+    const uint8_t *slot = cn_keyset_get(&c->index, oid);
+    if (!slot) return false;
+    uint32_t idx;
+    memcpy(&idx, slot, sizeof idx);
+    const entry_t *e = &c->e[idx];
     *info = e->info;
     *buf = cn_dlbuf_ref(e->buf);
     return true;
