@@ -46,9 +46,9 @@ static void fill_sig(Canopy__Signature *out, const cn_git_sig_t *s) {
     out->tz_offset_min = s->tz_offset_min;
 }
 
-/* The Change records of chg[0..n), with their paths interned. */
-static void put_changes(cn_dlrec_t *r, cn_batch_t *b, const uint8_t *oid, const cn_dlchange_t *chg,
-                        size_t n) {
+/* The Change records of chg[0..n), with their paths (in paths) interned. */
+static void put_changes(cn_dlrec_t *r, cn_batch_t *b, const uint8_t *oid, const uint8_t *paths,
+                        const cn_dlchange_t *chg, size_t n) {
     if (n > r->cap) {
         r->cap = n + n / 2 + 16;
         r->chg = cn_xrealloc(r->chg, r->cap * sizeof(Canopy__Change));
@@ -57,9 +57,10 @@ static void put_changes(cn_dlrec_t *r, cn_batch_t *b, const uint8_t *oid, const 
     }
     for (size_t i = 0; i < n; i++) {
         uint8_t *key = r->keys + i * CHANGE_KEY_LEN;
-        cn_repo_path_hash(chg[i].path, chg[i].path_len, key);
+        const uint8_t *path = paths + chg[i].path_off;
+        cn_repo_path_hash(path, chg[i].path_len, key);
         if (cn_keyset_add(&r->paths, key)) {
-            cn_repo_put_path(b, key, chg[i].path, chg[i].path_len);
+            cn_repo_put_path(b, key, path, chg[i].path_len);
             r->paths_new++;
         }
         Canopy__Change *ch = (Canopy__Change *)r->chg + i;
@@ -81,8 +82,8 @@ static void put_changes(cn_dlrec_t *r, cn_batch_t *b, const uint8_t *oid, const 
 }
 
 void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_OID_LEN], const cn_git_commit_t *c,
-                     const cn_dlchange_t *chg, size_t n) {
-    put_changes(r, b, oid, chg, n); /* before the commit */
+                     const uint8_t *paths, const cn_dlchange_t *chg, size_t n) {
+    put_changes(r, b, oid, paths, chg, n); /* before the commit */
     cn_git_sig_t a, m;
     cn_git_commit_author(c, &a);
     cn_git_commit_committer(c, &m);

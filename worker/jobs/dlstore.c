@@ -52,19 +52,13 @@ typedef struct {
     size_t first, n;
 } citem_t;
 
-/* A change as queued: its path lies at path_off in the unit's path bytes. */
-typedef struct {
-    size_t path_off;
-    cn_dlchange_t ch;
-} uchange_t;
-
 typedef struct unit {
     cn_batch_t *b;
     put_t *puts;
     size_t n, cap, raw; /* raw: content bytes not compressed yet */
     citem_t *items;
     size_t nitems, capitems;
-    uchange_t *chg;
+    cn_dlchange_t *chg;             /* their paths are in paths */
     size_t nchg, capchg, committed; /* changes [committed, nchg) have no commit yet */
     cn_buf_t paths;
     struct unit *next;
@@ -106,29 +100,14 @@ static void unit_free(unit_t *u) {
     free(u);
 }
 
-/* Builds the unit's commit records into its batch. */
-static void store_commits(cn_dlstore_t *s, unit_t *u) {
-    cn_dlchange_t *tmp = NULL;
-    size_t cap = 0;
-    for (size_t i = 0; i < u->nitems; i++) {
-        const citem_t *it = &u->items[i];
-        if (it->n > cap) {
-            cap = it->n;
-            tmp = cn_xrealloc(tmp, cap * sizeof *tmp);
-        }
-        for (size_t j = 0; j < it->n; j++) {
-            const uchange_t *c = &u->chg[it->first + j];
-            tmp[j] = c->ch;
-            tmp[j].path = u->paths.data + c->path_off;
-        }
-        cn_dlrec_commit(&s->rec, u->b, it->oid, it->c, tmp, it->n);
-    }
-    free(tmp);
-}
-
 /* Builds the unit's records, compresses its contents and appends it all. */
 static int store_unit(cn_dlstore_t *s, unit_t *u) {
-    store_commits(s, u);
+    for (size_t i = 0; i < u->nitems; i++) {
+        const citem_t *it = &u->items[i];
+        /* the changes as queued (paths by offset): nothing is copied */
+        const cn_dlchange_t *chg = it->n ? &u->chg[it->first] : NULL; /* no NULL + 0 */
+        cn_dlrec_commit(&s->rec, u->b, it->oid, it->c, u->paths.data, chg, it->n);
+    }
     for (size_t i = 0; i < u->n; i++) {
         put_t *p = &u->puts[i];
         size_t before = cn_batch_bytes(u->b);
@@ -216,14 +195,14 @@ void cn_dlstore_change(cn_dlstore_t *s, const uint8_t *path, size_t path_len, co
                        uint32_t mode) {
     unit_t *u = s->cur;
     u->chg = room(u->chg, u->nchg, &u->capchg, sizeof *u->chg);
-    uchange_t *c = &u->chg[u->nchg++];
+    cn_dlchange_t *c = &u->chg[u->nchg++];
     memset(c, 0, sizeof *c);
     c->path_off = u->paths.len;
+    c->path_len = path_len;
     cn_buf_append(&u->paths, path, path_len);
-    c->ch.path_len = path_len;
-    c->ch.mode = mode;
-    c->ch.deleted = oid == NULL;
-    if (oid) memcpy(c->ch.oid, oid, CN_OID_LEN);
+    c->mode = mode;
+    c->deleted = oid == NULL;
+    if (oid) memcpy(c->oid, oid, CN_OID_LEN);
 }
 
 void cn_dlstore_commit(cn_dlstore_t *s, const uint8_t oid[CN_OID_LEN], cn_git_commit_t *c) {

@@ -57,9 +57,9 @@ bool cn_bcache_get(const cn_bcache_t *c, const uint8_t oid[CN_OID_LEN], cn_bcach
 
 /* ---- a commit's records (dlrecords.c, on the store thread) ---- */
 typedef struct {
-    const uint8_t *path; /* bytes as in the tree */
-    size_t path_len;
-    uint8_t oid[CN_OID_LEN]; /* the new blob (or submodule commit) */
+    size_t path_off, path_len; /* the path's bytes (as in the tree) in a buffer
+                                  the caller passes beside the changes */
+    uint8_t oid[CN_OID_LEN];   /* the new blob (or submodule commit) */
     uint32_t mode;
     bool deleted;
 } cn_dlchange_t;
@@ -75,9 +75,10 @@ typedef struct {
 
 void cn_dlrec_init(cn_dlrec_t *r);
 void cn_dlrec_free(cn_dlrec_t *r);
-/* Queues the Changes record of chg[0..n), new paths and users, then the Commit. */
+/* Queues the Changes record of chg[0..n) (their paths in paths), new paths
+   and users, then the Commit. */
 void cn_dlrec_commit(cn_dlrec_t *r, cn_batch_t *b, const uint8_t oid[CN_OID_LEN], const cn_git_commit_t *c,
-                     const cn_dlchange_t *chg, size_t n);
+                     const uint8_t *paths, const cn_dlchange_t *chg, size_t n);
 
 /* ---- the store thread ---- */
 typedef struct cn_dlstore cn_dlstore_t;
