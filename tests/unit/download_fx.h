@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "download.h"
+#include "sh_fx.h"
 #include "errors.h"
 #include "repo.h"
 #include "util.h"
@@ -33,37 +34,22 @@ typedef struct {
 
 FX_UNUSED static void sh(fx_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 FX_UNUSED static void sh(fx_t *f, const char *fmt, ...) {
-    char cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    fx_vsh(f->dir,
+           "GIT_AUTHOR_NAME=Ann GIT_AUTHOR_EMAIL=ann@x GIT_COMMITTER_NAME=Bob GIT_COMMITTER_EMAIL=bob@x", fmt,
+           ap);
     va_end(ap);
-    cn_buf_t full = {0};
-    cn_buf_printf(&full,
-                  "cd '%s' && export GIT_AUTHOR_NAME=Ann GIT_AUTHOR_EMAIL=ann@x GIT_COMMITTER_NAME=Bob "
-                  "GIT_COMMITTER_EMAIL=bob@x GIT_CONFIG_NOSYSTEM=1 HOME='%s' && (%s) >/dev/null 2>&1",
-                  f->dir, f->dir, cmd);
-    int rc = system(cn_buf_cstr(&full));
-    if (rc != 0) fail_msg("command failed (%d): %s", rc, cmd);
-    cn_buf_free(&full);
 }
 
 /* Output of a command run in the source repository. */
 FX_UNUSED static char *out(fx_t *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 FX_UNUSED static char *out(fx_t *f, const char *fmt, ...) {
-    char cmd[4096], full[5000];
+    cn_buf_t b = {0};
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    fx_vcapture(f->src, &b, fmt, ap);
     va_end(ap);
-    snprintf(full, sizeof full, "cd '%s' && %s", f->src, cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    cn_buf_t b = {0};
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) cn_buf_append(&b, buf, n);
-    assert_int_equal(pclose(p), 0);
     char *s = cn_xstrdup(cn_buf_cstr(&b));
     cn_buf_free(&b);
     return s;

@@ -16,44 +16,20 @@
 
 #include "errors.h"
 #include "pack.h"
+#include "sh_fx.h"
 #include "util.h"
 
 static char dir[256];
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...) {
-    char cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    fx_vsh(dir,
+           "GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x "
+           "GIT_AUTHOR_DATE=2020-01-01T00:00:00Z GIT_COMMITTER_DATE=2020-01-01T00:00:00Z",
+           fmt, ap);
     va_end(ap);
-    cn_buf_t full = {0};
-    cn_buf_printf(&full,
-                  "cd '%s' && export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t "
-                  "GIT_COMMITTER_EMAIL=t@x GIT_AUTHOR_DATE=2020-01-01T00:00:00Z "
-                  "GIT_COMMITTER_DATE=2020-01-01T00:00:00Z "
-                  "GIT_CONFIG_NOSYSTEM=1 HOME='%s' && (%s) >/dev/null 2>&1",
-                  dir, dir, cmd);
-    int rc = system(cn_buf_cstr(&full));
-    if (rc != 0) fail_msg("command failed (%d): %s", rc, cmd);
-    cn_buf_free(&full);
-}
-
-/* The standard output of a command run in the test's folder. */
-static void capture(cn_buf_t *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void capture(cn_buf_t *out, const char *fmt, ...) {
-    char cmd[4096], full[5000];
-    va_list ap;
-    va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
-    va_end(ap);
-    snprintf(full, sizeof full, "cd '%s' && export GIT_CONFIG_NOSYSTEM=1 HOME='%s' && %s", dir, dir, cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    char buf[65536];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) cn_buf_append(out, buf, n);
-    assert_int_equal(pclose(p), 0);
 }
 
 /* n commits, numbered from `from`, editing files of a few hundred lines in
@@ -113,7 +89,7 @@ static enum cn_pack_type type_of(const char *s, size_t len) {
 /* Parses one `git cat-file --batch-all-objects --batch` stream of repo. */
 static void load_objects(const char *repo, objs_t *o) {
     memset(o, 0, sizeof *o);
-    capture(&o->raw, "cd %s && git cat-file --batch-all-objects --batch", repo);
+    fx_capture(dir, &o->raw, "cd %s && git cat-file --batch-all-objects --batch", repo);
     const uint8_t *p = o->raw.data, *end = p + o->raw.len;
     while (p < end) {
         const uint8_t *nl = memchr(p, '\n', (size_t)(end - p));
@@ -191,7 +167,7 @@ static cn_packs_t *open_packs(const char *repo) {
 
 static size_t count_lines(const char *fmt_repo_cmd) {
     cn_buf_t b = {0};
-    capture(&b, "%s", fmt_repo_cmd);
+    fx_capture(dir, &b, "%s", fmt_repo_cmd);
     size_t n = 0;
     for (size_t i = 0; i < b.len; i++) n += b.data[i] == '\n';
     cn_buf_free(&b);
@@ -204,13 +180,13 @@ static void entry_types(const char *repo, size_t types[8], unsigned *max_depth) 
     memset(types, 0, 8 * sizeof *types);
     *max_depth = 0;
     cn_buf_t ls = {0}, vp = {0}, pack = {0};
-    capture(&ls, "cd %s && ls .git/objects/pack/*.pack", repo);
+    fx_capture(dir, &ls, "cd %s && ls .git/objects/pack/*.pack", repo);
     char *nl = strchr(cn_buf_cstr(&ls), '\n');
     assert_non_null(nl);
     *nl = '\0';
     char *path = cn_xasprintf("%s/%s/%s", dir, repo, (char *)ls.data);
     assert_int_equal(cn_read_file(path, 1u << 30, &pack), 0);
-    capture(&vp, "cd %s && git verify-pack -v %s | grep -E '^[0-9a-f]{40} '", repo, (char *)ls.data);
+    fx_capture(dir, &vp, "cd %s && git verify-pack -v %s | grep -E '^[0-9a-f]{40} '", repo, (char *)ls.data);
     for (char *l = (char *)cn_buf_cstr(&vp); *l;) {
         char *e = strchr(l, '\n');
         *e = '\0';
@@ -295,7 +271,7 @@ static void test_loose_and_unknown_objects_are_not_found(void **state) {
     (void)state;
     sh("rm -rf rl && cp -r r rl");
     cn_buf_t out = {0};
-    capture(&out, "cd rl && echo 'only loose' | git hash-object -w --stdin");
+    fx_capture(dir, &out, "cd rl && echo 'only loose' | git hash-object -w --stdin");
     uint8_t oid[CN_PACK_OID_LEN];
     out.data[40] = '\0';
     assert_true(cn_unhex((char *)out.data, oid, CN_PACK_OID_LEN));
@@ -374,10 +350,10 @@ typedef struct {
 
 static size_t load_entries(const char *repo, entry_t **out, char *pack_path, size_t path_cap) {
     cn_buf_t ls = {0}, vp = {0};
-    capture(&ls, "cd %s && ls .git/objects/pack/*.pack", repo);
+    fx_capture(dir, &ls, "cd %s && ls .git/objects/pack/*.pack", repo);
     *strchr(cn_buf_cstr(&ls), '\n') = '\0';
     snprintf(pack_path, path_cap, "%s/%s/%s", dir, repo, (char *)ls.data);
-    capture(&vp, "cd %s && git verify-pack -v %s | grep -E '^[0-9a-f]{40} '", repo, (char *)ls.data);
+    fx_capture(dir, &vp, "cd %s && git verify-pack -v %s | grep -E '^[0-9a-f]{40} '", repo, (char *)ls.data);
     entry_t *v = NULL;
     size_t n = 0;
     for (char *l = (char *)cn_buf_cstr(&vp); *l;) {
@@ -544,10 +520,11 @@ static void test_bad_index_leaves_its_pack_out(void **state) {
     objs_t all;
     load_objects("rv", &all);
     cn_buf_t ls = {0};
-    capture(&ls, "cd rv/.git/objects/pack && ls -S *.idx | head -1");
+    fx_capture(dir, &ls, "cd rv/.git/objects/pack && ls -S *.idx | head -1");
     *strchr(cn_buf_cstr(&ls), '\n') = '\0';
     cn_buf_t in_bad = {0};
-    capture(&in_bad, "cd rv/.git/objects/pack && git show-index < %s | cut -d' ' -f2", (char *)ls.data);
+    fx_capture(dir, &in_bad, "cd rv/.git/objects/pack && git show-index < %s | cut -d' ' -f2",
+               (char *)ls.data);
     sh("cd rv/.git/objects/pack && chmod u+w %s && printf '\\000\\000\\000\\003' | "
        "dd of=%s bs=1 seek=4 conv=notrunc",
        (char *)ls.data, (char *)ls.data);

@@ -14,6 +14,7 @@
 #include "errors.h"
 #include "git.h"
 #include "rawtree.h"
+#include "sh_fx.h"
 #include "treediff.h"
 #include "util.h"
 
@@ -207,31 +208,23 @@ static void test_common_run_ends_on_an_entry_boundary(void **state) {
 }
 
 static void rev_parse(const char *repo, const char *what, cn_oid_t *oid) {
-    char cmd[1024], line[64];
-    snprintf(cmd, sizeof cmd, "git -C '%s' rev-parse '%s'", repo, what);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
-    assert_non_null(fgets(line, sizeof line, p));
-    assert_int_equal(pclose(p), 0);
+    cn_buf_t line = {0};
+    fx_capture(repo, &line, "git rev-parse '%s'", what);
+    assert_true(line.len >= 2 * CN_OID_LEN);
     for (int i = 0; i < CN_OID_LEN; i++) {
         unsigned v;
-        assert_int_equal(sscanf(line + 2 * i, "%2x", &v), 1);
+        assert_int_equal(sscanf((const char *)line.data + 2 * i, "%2x", &v), 1);
         oid->id[i] = (uint8_t)v;
     }
+    cn_buf_free(&line);
 }
 
 /* git's own listing of a tree (ls-tree -z: "mode SP type SP oid TAB name NUL"). */
 static char *ls_tree(const char *repo, const cn_oid_t *oid, size_t *len) {
-    char hex[CN_OID_HEX], cmd[1024];
+    char hex[CN_OID_HEX];
     cn_hex(oid->id, CN_OID_LEN, hex);
-    snprintf(cmd, sizeof cmd, "git -C '%s' ls-tree -z %s", repo, hex);
-    FILE *p = popen(cmd, "r");
-    assert_non_null(p);
     cn_buf_t b = {0};
-    char chunk[4096];
-    size_t n;
-    while ((n = fread(chunk, 1, sizeof chunk, p)) > 0) cn_buf_append(&b, chunk, n);
-    assert_int_equal(pclose(p), 0);
+    fx_capture(repo, &b, "git ls-tree -z %s", hex);
     *len = b.len;
     return (char *)b.data;
 }

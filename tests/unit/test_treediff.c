@@ -14,6 +14,7 @@
 
 #include "errors.h"
 #include "git.h"
+#include "sh_fx.h"
 #include "treediff.h"
 #include "util.h"
 
@@ -21,35 +22,22 @@ static char dir[256];
 
 static void sh(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static void sh(const char *fmt, ...) {
-    char cmd[8192];
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    fx_vsh(dir, "GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t GIT_COMMITTER_EMAIL=t@x", fmt,
+           ap);
     va_end(ap);
-    cn_buf_t full = {0};
-    cn_buf_printf(&full,
-                  "cd '%s' && export GIT_AUTHOR_NAME=t GIT_AUTHOR_EMAIL=t@x GIT_COMMITTER_NAME=t "
-                  "GIT_COMMITTER_EMAIL=t@x GIT_CONFIG_NOSYSTEM=1 HOME='%s' && (%s) >/dev/null 2>&1",
-                  dir, dir, cmd);
-    int rc = system(cn_buf_cstr(&full));
-    if (rc != 0) fail_msg("command failed (%d): %s", rc, cmd);
-    cn_buf_free(&full);
 }
 
+/* The standard output of a command run in the repository r. */
 static void capture(cn_buf_t *out, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void capture(cn_buf_t *out, const char *fmt, ...) {
-    char cmd[4096], full[5000];
+    char *r = cn_path_join(dir, "r");
     va_list ap;
     va_start(ap, fmt);
-    vsnprintf(cmd, sizeof cmd, fmt, ap);
+    fx_vcapture(r, out, fmt, ap);
     va_end(ap);
-    snprintf(full, sizeof full, "cd '%s/r' && %s", dir, cmd);
-    FILE *p = popen(full, "r");
-    assert_non_null(p);
-    char buf[4096];
-    size_t n;
-    while ((n = fread(buf, 1, sizeof buf, p)) > 0) cn_buf_append(out, buf, n);
-    assert_int_equal(pclose(p), 0);
+    free(r);
 }
 
 static int setup(void **state) {
