@@ -1,7 +1,9 @@
 /* journal.c: see journal.h and storage/JOURNAL.md. Keys in the journal
    family: journal_id BE64 -> JournalEntry (uncommitted, with metadata), and
    journal_id BE64 | 'C' -> JournalEntry (committed, no metadata): the commit
-   marker, which sorts right after its entry. */
+   marker, which sorts right after its entry. cn_journal_pair is the one place
+   that pairs an entry with its marker, over a shard's iterator or the records
+   a merge read from a change feed (merge_feed.c). */
 #include "journal.h"
 
 #include "errors.h"
@@ -76,19 +78,12 @@ static int unpack_entry(const uint8_t *v, size_t vl, uint64_t id, Canopy__Journa
     return 0;
 }
 
-int cn_journal_each(cn_shard_t *s, uint64_t from,
-                    int (*cb)(void *arg, const Canopy__JournalEntry *e, bool committed), void *arg) {
-    cn_iter_t *it = NULL;
-    int rc = cn_iter_new(s, CN_CF_JOURNAL, NULL, 0, &it);
-    if (rc < 0) return rc;
-    uint8_t start[8];
-    cn_put_be64(start, from);
-    cn_iter_seek(it, start, sizeof start);
+int cn_journal_pair(cn_journal_next_fn next, void *src, cn_journal_cb cb, void *arg) {
     Canopy__JournalEntry *pending = NULL; /* an entry waiting to see if its marker follows */
-    while (rc == 0 && cn_iter_valid(it)) {
-        size_t kl, vl;
-        const uint8_t *k = cn_iter_key(it, &kl);
-        const uint8_t *v = cn_iter_value(it, &vl);
+    const uint8_t *k, *v;
+    size_t kl, vl;
+    int rc = 0, more = 0;
+    while (rc == 0 && (more = next(src, &k, &kl, &v, &vl)) > 0) {
         uint64_t id = kl >= 8 ? cn_get_be64(k) : 0;
         if (kl == 8) {
             if (pending) {
@@ -102,11 +97,38 @@ int cn_journal_each(cn_shard_t *s, uint64_t from,
             cn_rec_free(&pending->base);
             pending = NULL;
         }
-        cn_iter_next(it);
     }
+    if (rc == 0 && more < 0) rc = more;
     if (rc == 0 && pending) rc = cb(arg, pending, false);
     if (pending) cn_rec_free(&pending->base);
-    cn_iter_destroy(&it);
+    return rc;
+}
+
+/* A shard's journal family as a cn_journal_next_fn source. */
+typedef struct {
+    cn_iter_t *it;
+    bool started;
+} iter_src_t;
+
+static int iter_next(void *arg, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
+    iter_src_t *src = arg;
+    if (src->started) cn_iter_next(src->it);
+    src->started = true;
+    if (!cn_iter_valid(src->it)) return 0;
+    *k = cn_iter_key(src->it, kl);
+    *v = cn_iter_value(src->it, vl);
+    return 1;
+}
+
+int cn_journal_each(cn_shard_t *s, uint64_t from, cn_journal_cb cb, void *arg) {
+    iter_src_t src = {0};
+    int rc = cn_iter_new(s, CN_CF_JOURNAL, NULL, 0, &src.it);
+    if (rc < 0) return rc;
+    uint8_t start[8];
+    cn_put_be64(start, from);
+    cn_iter_seek(src.it, start, sizeof start);
+    rc = cn_journal_pair(iter_next, &src, cb, arg);
+    cn_iter_destroy(&src.it);
     return rc;
 }
 

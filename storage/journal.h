@@ -26,11 +26,23 @@ int cn_journal_append(cn_shard_t *s, Canopy__JournalEntry *e, const void *data, 
 /* Adds e's commit marker to b (the job's commit batch, cn_job_commit_batch). */
 void cn_journal_commit(cn_batch_t *b, const Canopy__JournalEntry *e);
 
-/* Calls cb for every entry with id >= from in id order, with committed set when
-   its marker exists; the entry is owned by the iteration. A non-zero cb return
+/* Called for every entry, with committed set when its commit marker exists;
+   the entry is owned by the iteration. A non-zero return stops it. */
+typedef int (*cn_journal_cb)(void *arg, const Canopy__JournalEntry *e, bool committed);
+
+/* Calls cb for every entry with id >= from in id order. A non-zero cb return
    stops and is returned. Undecodable entries fail with CN_ECORRUPT. */
-int cn_journal_each(cn_shard_t *s, uint64_t from,
-                    int (*cb)(void *arg, const Canopy__JournalEntry *e, bool committed), void *arg);
+int cn_journal_each(cn_shard_t *s, uint64_t from, cn_journal_cb cb, void *arg);
+
+/* A source of journal family records in key order (a shard's iterator, or
+   records a merge read from a change feed): sets the next key and value (valid
+   until the next call) and returns 1, 0 at the end, or a CN_E* code. */
+typedef int (*cn_journal_next_fn)(void *src, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl);
+
+/* cn_journal_each over any source: pairs each entry with the commit marker that
+   follows it (a marker sorts right after its entry; a marker without its entry
+   is skipped). Returns 0, cb's non-zero return, or a CN_E* code. */
+int cn_journal_pair(cn_journal_next_fn next, void *src, cn_journal_cb cb, void *arg);
 
 /* Reads an entry by id; CN_ENOTFOUND if absent. *out: free with cn_rec_free. */
 int cn_journal_get(cn_shard_t *s, uint64_t journal_id, Canopy__JournalEntry **out, bool *committed);

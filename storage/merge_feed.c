@@ -182,34 +182,27 @@ bool mg_lease_uncommitted(const mg_t *m, uint64_t lease) {
     return !mg_map_get(&m->committed, lease, NULL);
 }
 
-int mg_feed_journal_each(const mg_delta_t *d,
-                         int (*cb)(void *arg, const Canopy__JournalEntry *e, bool committed), void *arg) {
-    Canopy__JournalEntry *pending = NULL; /* an entry waiting to see if its marker follows */
-    int rc = 0;
-    for (size_t i = 0; i < d->n && rc == 0; i++) {
-        const cn_buf_t *k = &d->keys[i], *v = &d->vals[i];
-        uint64_t id = k->len >= 8 ? cn_get_be64(k->data) : 0;
-        if (k->len == 8) {
-            if (pending) rc = cb(arg, pending, false);
-            if (pending) cn_rec_free(&pending->base);
-            pending = NULL;
-            ProtobufCMessage *msg = NULL;
-            if (rc == 0 && cn_rec_unpack(&canopy__journal_entry__descriptor, v->data, v->len, &msg) < 0)
-                rc = cn_err(CN_ECORRUPT, "journal entry %llu does not decode", (unsigned long long)id);
-            pending = (Canopy__JournalEntry *)msg;
-            if (pending && pending->journal_id != id)
-                rc = cn_err(CN_ECORRUPT, "journal entry %llu names id %llu", (unsigned long long)id,
-                            (unsigned long long)pending->journal_id);
-        } else if (k->len == 9 && k->data[8] == CN_JOURNAL_COMMIT_TAG && pending &&
-                   pending->journal_id == id) {
-            rc = cb(arg, pending, true);
-            cn_rec_free(&pending->base);
-            pending = NULL;
-        }
-    }
-    if (rc == 0 && pending) rc = cb(arg, pending, false);
-    if (pending) cn_rec_free(&pending->base);
-    return rc;
+/* A delta's journal records as a cn_journal_next_fn source. */
+typedef struct {
+    const mg_delta_t *d;
+    size_t pos;
+} delta_src_t;
+
+static int delta_next(void *arg, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
+    delta_src_t *src = arg;
+    if (src->pos >= src->d->n) return 0;
+    const cn_buf_t *key = &src->d->keys[src->pos], *val = &src->d->vals[src->pos];
+    src->pos++;
+    *k = key->data;
+    *kl = key->len;
+    *v = val->data;
+    *vl = val->len;
+    return 1;
+}
+
+int mg_feed_journal_each(const mg_delta_t *d, cn_journal_cb cb, void *arg) {
+    delta_src_t src = {d, 0};
+    return cn_journal_pair(delta_next, &src, cb, arg);
 }
 
 void mg_feed_free(mg_shard_t *sh) {

@@ -6,6 +6,7 @@
 #ifndef CN_MERGE_INT_H
 #define CN_MERGE_INT_H
 
+#include "journal.h"
 #include "merge.h"
 #include "shard_int.h"
 
@@ -139,9 +140,8 @@ void mg_feed_marks(const mg_shard_t *sh, cn_batch_t *b);
 void mg_feed_pending(mg_t *m, size_t si, cn_cf_t cf, const uint8_t *k, size_t kl);
 /* True when the lease is uncommitted as far as this merge knows. */
 bool mg_lease_uncommitted(const mg_t *m, uint64_t lease);
-/* cn_journal_each over a delta's journal records. */
-int mg_feed_journal_each(const mg_delta_t *d,
-                         int (*cb)(void *arg, const Canopy__JournalEntry *e, bool committed), void *arg);
+/* cn_journal_each over a delta's journal records (cn_journal_pair). */
+int mg_feed_journal_each(const mg_delta_t *d, cn_journal_cb cb, void *arg);
 void mg_feed_free(mg_shard_t *sh);
 
 /* merge_gen.c: merged/ on disk. */
