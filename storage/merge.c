@@ -105,7 +105,7 @@ static int open_moved(mg_t *m, const cn_merge_opts_t *o, const mg_gen_t *g) {
         mg_shard_t *sh = &m->sh[m->nsh++];
         *sh = (mg_shard_t){.name = cn_xstrdup(base_name(dirs[i])), .s = s, .seq = seq};
         m->rep->shards_read++;
-        int rc = mg_feed_plan(sh, cur);
+        int rc = mg_feed_plan(sh, cur, o);
         if (rc < 0) {
             for (size_t j = i; j < n; j++) free(dirs[j]);
             free(dirs);

@@ -27,6 +27,10 @@ typedef struct {
        merge's threads, one call at a time. */
     void (*progress)(void *arg, const char *phase, uint64_t done, uint64_t total, uint64_t records);
     void *progress_arg;
+    /* Bytes (keys + values) a shard's new records since its last merge may hold
+       in memory; past them the shard is read whole (storage/MERGE.md). 0: the
+       default, 256 MiB; tests set less. */
+    size_t delta_bytes_max;
 } cn_merge_opts_t;
 
 /* One family's counts: new = written into the merged store by this merge;

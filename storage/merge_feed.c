@@ -10,20 +10,44 @@
 #include "journal.h"
 #include "log.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #define FEEDMARK "feedmark/"
 #define FEEDPEND "feedpend/"
 #define MULTI_GET 1024
-/* More new keys than this since the mark: reading the shard whole costs about
-   as much, without holding them all in memory. */
-#define DELTA_MAX (4u << 20)
+/* A delta is held in memory, keys and values, while the merge runs. Past this
+   many bytes the shard is read whole instead (iterators: constant memory). The
+   bytes that matter are the values: a few keys of large file contents hold as
+   much as millions of small records. 256 MiB is what a shard writer may
+   already hold in memtables on the same machine (storage/LAYOUT.md), about a
+   million download-like records (some 250 bytes each with their buffers), far
+   above a regular incremental merge (the benchmark's second merge: ~4,000
+   records, about 1 MiB); a backlog that big reads whole at about the same cost.
+   cn_merge_opts_t.delta_bytes_max replaces it (tests). */
+#define DELTA_BYTES_MAX ((size_t)256 << 20)
+/* What a held record costs beside its key and value bytes (its two buffers and
+   their allocations), so that millions of tiny keys count too. */
+#define RECORD_COST (2 * sizeof(cn_buf_t) + 32)
+/* The first multi-get of a family reads this many values; later ones as many
+   as fit in what is left of the budget at the mean size seen so far, so that a
+   family of huge values passes the budget by about one value, not a batch. */
+#define FIRST_GET 64
 
 typedef struct {
     cn_buf_t *keys;
     size_t n, cap;
 } keylist_t;
+
+/* The bytes a delta holds so far (keys, values, RECORD_COST each). */
+typedef struct {
+    size_t held, max;
+} budget_t;
+
+static bool over_budget(const budget_t *b) {
+    return b->held > b->max;
+}
 
 static int cmp_buf(const void *a, const void *b) {
     const cn_buf_t *x = a, *y = b;
@@ -31,7 +55,7 @@ static int cmp_buf(const void *a, const void *b) {
 }
 
 /* Adds every pair of a feed-encoded value to the per-family lists. */
-static int add_pairs(keylist_t *kl, const uint8_t *v, size_t vl) {
+static int add_pairs(keylist_t *kl, const uint8_t *v, size_t vl, budget_t *bu) {
     const uint8_t *p = v, *end = v + vl, *key;
     size_t klen;
     cn_cf_t cf;
@@ -46,20 +70,35 @@ static int add_pairs(keylist_t *kl, const uint8_t *v, size_t vl) {
         }
         l->keys[l->n] = (cn_buf_t){0};
         cn_buf_append(&l->keys[l->n++], key, klen);
+        bu->held += klen + RECORD_COST;
     }
     return rc;
 }
 
-/* Sorts and dedups one family's keys and fetches their values into d. */
-static int fetch(cn_shard_t *s, cn_cf_t cf, keylist_t *l, mg_delta_t *d) {
+/* How many values the next multi-get of a family reads: the first FIRST_GET,
+   then as many as fit in the budget left at the mean value size seen. */
+static size_t next_get(const budget_t *bu, size_t want, size_t got, size_t got_bytes) {
+    size_t n = CN_MIN(want, got ? (size_t)MULTI_GET : (size_t)FIRST_GET);
+    if (got && got_bytes) {
+        size_t mean = got_bytes / got + 1, left = bu->max - CN_MIN(bu->held, bu->max);
+        n = CN_MIN(n, CN_MAX(left / mean, (size_t)1));
+    }
+    return n;
+}
+
+/* Sorts and dedups one family's keys and fetches their values into d, while
+   the delta stays within its budget (else stops: the caller reads whole). */
+static int fetch(cn_shard_t *s, cn_cf_t cf, keylist_t *l, mg_delta_t *d, budget_t *bu) {
     if (l->n == 0) return 0;
     qsort(l->keys, l->n, sizeof *l->keys, cmp_buf);
     size_t u = 0;
     for (size_t i = 0; i < l->n; i++) {
-        if (u && cmp_buf(&l->keys[u - 1], &l->keys[i]) == 0)
+        if (u && cmp_buf(&l->keys[u - 1], &l->keys[i]) == 0) {
+            bu->held -= l->keys[i].len + RECORD_COST;
             cn_buf_free(&l->keys[i]);
-        else
+        } else {
             l->keys[u++] = l->keys[i];
+        }
     }
     d->keys = cn_xcalloc(u, sizeof *d->keys);
     d->vals = cn_xcalloc(u, sizeof *d->vals);
@@ -68,8 +107,9 @@ static int fetch(cn_shard_t *s, cn_cf_t cf, keylist_t *l, mg_delta_t *d) {
     bool found[MULTI_GET];
     cn_buf_t vals[MULTI_GET];
     int rc = 0;
-    for (size_t i = 0; i < u && rc == 0; i += MULTI_GET) {
-        size_t n = CN_MIN(u - i, (size_t)MULTI_GET);
+    size_t got = 0, got_bytes = 0;
+    for (size_t i = 0, n; i < u && rc == 0 && !over_budget(bu); i += n) {
+        n = next_get(bu, u - i, got, got_bytes);
         for (size_t j = 0; j < n; j++) {
             keys[j] = l->keys[i + j].data;
             klens[j] = l->keys[i + j].len;
@@ -81,6 +121,9 @@ static int fetch(cn_shard_t *s, cn_cf_t cf, keylist_t *l, mg_delta_t *d) {
                 d->keys[d->n] = l->keys[i + j];
                 l->keys[i + j] = (cn_buf_t){0};
                 d->vals[d->n++] = vals[j];
+                got++;
+                got_bytes += vals[j].len;
+                bu->held += vals[j].len;
             } else {
                 cn_buf_free(&vals[j]);
             }
@@ -100,15 +143,9 @@ static int get_meta(cn_shard_t *cur, const char *prefix, const char *name, cn_bu
     return rc;
 }
 
-static size_t total_keys(const keylist_t *kl) {
-    size_t n = 0;
-    for (int cf = 0; cf < CN_CF_COUNT_; cf++) n += kl[cf].n;
-    return n;
-}
-
 /* Adds the feed records after mark; *ok false when the feed does not continue
-   it (a gap) or brings too many keys. */
-static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl, bool *ok) {
+   it (a gap) or its keys pass the budget. */
+static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl, budget_t *bu, bool *ok) {
     cn_iter_t *it = NULL;
     int rc = cn_iter_new(s, CN_CF_FEED, NULL, 0, &it);
     if (rc < 0) return rc;
@@ -122,15 +159,15 @@ static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl,
         const uint8_t *k = cn_iter_key(it, &klen);
         const uint8_t *v = cn_iter_value(it, &vl);
         *ok = klen == 8 && cn_get_be64(k) == want;
-        if (*ok) rc = add_pairs(kl, v, vl);
-        if (*ok && (want & 63) == 0 && total_keys(kl) > DELTA_MAX) *ok = false;
+        if (*ok) rc = add_pairs(kl, v, vl, bu);
+        if (over_budget(bu)) *ok = false;
     }
     if (want <= last) *ok = false;
     cn_iter_destroy(&it);
     return rc;
 }
 
-int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur) {
+int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur, const cn_merge_opts_t *o) {
     sh->has_feed = cn_rocks_has_cf(sh->s->db, CN_CF_FEED);
     sh->feed_last = sh->has_feed ? cn_feed_last(sh->s) : 0;
     cn_buf_t v = {0};
@@ -140,19 +177,26 @@ int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur) {
     cn_buf_free(&v);
     if (!marked || mark > sh->feed_last) return 0; /* read whole */
     keylist_t kl[CN_CF_COUNT_] = {{0}};
+    budget_t bu = {0, o->delta_bytes_max ? o->delta_bytes_max : DELTA_BYTES_MAX};
     bool ok = true;
     int rc = 0;
-    if (get_meta(cur, FEEDPEND, sh->name, &v) == 0) rc = add_pairs(kl, v.data, v.len);
+    if (get_meta(cur, FEEDPEND, sh->name, &v) == 0) rc = add_pairs(kl, v.data, v.len, &bu);
     cn_buf_free(&v);
-    if (rc >= 0) rc = read_feed(sh->s, mark, sh->feed_last, kl, &ok);
+    if (rc >= 0) rc = read_feed(sh->s, mark, sh->feed_last, kl, &bu, &ok);
     for (int cf = 0; cf < CN_CF_COUNT_; cf++) {
-        if (rc >= 0 && ok) rc = fetch(sh->s, (cn_cf_t)cf, &kl[cf], &sh->fam[cf]);
+        if (rc >= 0 && ok) rc = fetch(sh->s, (cn_cf_t)cf, &kl[cf], &sh->fam[cf], &bu);
+        if (over_budget(&bu)) ok = false;
         for (size_t i = 0; i < kl[cf].n; i++) cn_buf_free(&kl[cf].keys[i]);
         free(kl[cf].keys);
     }
     if (rc < 0 || !ok) {
+        char why[96];
+        if (over_budget(&bu))
+            snprintf(why, sizeof why, "its new records pass %zu bytes in memory", bu.max);
+        else
+            snprintf(why, sizeof why, "a gap in its feed");
         CN_WARN("merge: shard %s: read whole, not from its feed after counter %llu (%s)", sh->name,
-                (unsigned long long)mark, rc < 0 ? cn_err_detail() : "a gap, or too many new keys");
+                (unsigned long long)mark, rc < 0 ? cn_err_detail() : why);
         mg_feed_free(sh);
         return 0;
     }

@@ -133,7 +133,7 @@ int mg_families_merge(mg_t *m);
 /* merge_feed.c: reading a shard from its change feed. */
 /* Decides how sh is read: from its feed after the feed watermark kept in cur
    (plus the keys left pending there), or whole. Fills sh->fam when from the feed. */
-int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur);
+int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur, const cn_merge_opts_t *o);
 /* Puts the feed watermark and pending keys of sh into b (the merged store's meta). */
 void mg_feed_marks(const mg_shard_t *sh, cn_batch_t *b);
 /* A record of shard si left out because its lease has no commit yet: read again next time. */

@@ -126,13 +126,18 @@ static void print_problem(void *arg, const char *problem) {
     fprintf(stderr, "fsck: %s\n", problem);
 }
 
-static cn_merge_report_t *merge(const char *data, const char *const *shards, size_t n) {
-    cn_merge_opts_t o = {.data_dir = data, .shards = shards, .nshards = n};
+/* A merge that may hold at most budget bytes of a shard's new records (0: the default). */
+static cn_merge_report_t *merge_within(const char *data, const char *const *shards, size_t n, size_t budget) {
+    cn_merge_opts_t o = {.data_dir = data, .shards = shards, .nshards = n, .delta_bytes_max = budget};
     cn_merge_report_t *r = NULL;
     int rc = cn_merge_run(&o, &r);
     if (rc) fprintf(stderr, "merge: %s\n", cn_err_detail());
     assert_int_equal(rc, 0);
     return r;
+}
+
+static cn_merge_report_t *merge(const char *data, const char *const *shards, size_t n) {
+    return merge_within(data, shards, n, 0);
 }
 
 static void digest(const char *data, cn_merge_digest_t *d) {
@@ -394,6 +399,45 @@ static void test_merge_reads_a_moved_shard_from_its_feed(void **state) {
     assert_int_equal(di.records[CN_CF_HEADS], 23); /* 20 + small + job 200 + job 70 */
 }
 
+/* A few new keys with large values (file contents) pass the delta's byte
+   budget: the shard is read whole, as a fresh merge would, with the same
+   result; under the default budget the same shard is read from its feed. */
+static void test_merge_reads_whole_when_new_values_pass_the_budget(void **state) {
+    (void)state;
+    const char *one[] = {"shards/w1"};
+    cn_shard_t *w1 = open_writer("shards/w1");
+    download(w1, 1, 10, 5, "c", 3, true);
+    cn_merge_report_t *a = merge("a", one, 1), *b = merge("b", one, 1);
+    cn_merge_report_free(&a);
+    cn_merge_report_free(&b);
+    cn_batch_t *batch = cn_batch_new();
+    uint8_t *big = cn_xmalloc(512 << 10), h[32];
+    for (int i = 0; i < 4; i++) { /* incompressible: 4 x 512 KiB stored */
+        for (uint64_t j = 0; j < (512 << 10); j += 32) {
+            uint64_t seed[2] = {(uint64_t)i, j};
+            cn_blake2b(seed, sizeof seed, big + j);
+        }
+        cn_blob_put(batch, NULL, 0, big, 512 << 10, h);
+    }
+    free(big);
+    assert_int_equal(cn_shard_append(w1, batch, false), 0);
+    cn_batch_destroy(&batch);
+    download(w1, 2, 20, 6, "d", 1, true);
+    cn_shard_close(&w1);
+    a = merge_within("a", one, 1, 1 << 20);
+    b = merge("b", one, 1);
+    assert_int_equal(a->shards_incremental, 0); /* 9 new keys, but 2 MiB of values */
+    assert_int_equal(b->shards_incremental, 1);
+    assert_int_equal(a->records[CN_CF_BLOBS].new_, 5);
+    assert_int_equal(b->records[CN_CF_BLOBS].new_, 5);
+    cn_merge_report_free(&a);
+    cn_merge_report_free(&b);
+    cn_merge_digest_t da, db;
+    digest("a", &da);
+    digest("b", &db);
+    assert_memory_equal(da.hash, db.hash, sizeof da.hash);
+}
+
 /* chunks: file_id BE64 | version BE64 | lease_seq BE64 -> chunk */
 static void put_chunk(cn_shard_t *s, uint64_t job, uint64_t lease, uint64_t file, uint64_t version) {
     uint8_t k[24];
@@ -512,6 +556,8 @@ int main(void) {
                                         out_dir),
         cmocka_unit_test_setup_teardown(test_merge_of_a_copied_shard_adds_nothing, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_reads_a_moved_shard_from_its_feed, in_dir, out_dir),
+        cmocka_unit_test_setup_teardown(test_merge_reads_whole_when_new_values_pass_the_budget, in_dir,
+                                        out_dir),
         cmocka_unit_test_setup_teardown(test_merge_keeps_the_highest_version, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_open_before_a_merge_says_so_and_an_empty_merge_is_openable,
                                         in_dir, out_dir),
