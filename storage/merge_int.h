@@ -94,6 +94,7 @@ typedef struct {
     const cn_merge_opts_t *opts;
     uint64_t families_done;
     mg_map_t won_before; /* job -> lease merged before this run */
+    mg_map_t top;        /* job -> its highest committed lease seen in this run */
     mg_map_t lease;      /* lease -> MG_OLD / MG_NEW */
     mg_commit_t *commits;
     size_t ncommits;
@@ -111,6 +112,10 @@ typedef struct {
 } mg_t;
 
 int mg_lease_class(const mg_t *m, uint64_t lease);
+/* True when job has a committed lease above lease (merged before, or in a
+   moved shard): lease can never win any more, committed later or not. Valid
+   after mg_jobs_resolve. */
+bool mg_lease_fenced(const mg_t *m, uint64_t job, uint64_t lease);
 /* Reports progress to the caller; the caller holds m->mu or runs alone. */
 void mg_progress(const mg_t *m, const char *phase, uint64_t done, uint64_t total);
 /* CN_ECANCELLED (with a detail) when the caller asked the merge to stop. */

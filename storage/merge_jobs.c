@@ -63,6 +63,15 @@ int mg_lease_class(const mg_t *m, uint64_t lease) {
     return mg_map_get(&m->lease, lease, &v) ? (int)v : MG_DROP;
 }
 
+/* lease_seq increases cluster-wide and every attempt gets a new one, so an
+   attempt below a committed lease of its job was fenced by it; the highest
+   committed lease wins, and later merges only see higher ones win. */
+bool mg_lease_fenced(const mg_t *m, uint64_t job, uint64_t lease) {
+    uint64_t top = 0;
+    if (!mg_map_get(&m->top, job, &top)) mg_map_get(&m->won_before, job, &top);
+    return lease < top;
+}
+
 /* ---- problems and counts ---- */
 
 void mg_problem_add(cn_merge_report_t *r, uint64_t job, const char *issue, const uint64_t *leases, size_t n,
@@ -174,6 +183,7 @@ static void resolve_job(mg_t *m, mg_commit_t *c, size_t n) {
         mg_problem_add(m->rep, c[0].job_id, "more than one committed result", leases, nl,
                        cn_buf_cstr(&where));
     cn_buf_free(&where);
+    mg_map_put(&m->top, c[0].job_id, CN_MAX(before, best));
     if (merged && before >= best) {
         for (size_t i = 0; i < n; i++) {
             if (c[i].lease_seq == before)
@@ -223,6 +233,7 @@ void mg_jobs_free(mg_t *m) {
     free(m->jdups);
     free(m->superseded);
     mg_map_free(&m->won_before);
+    mg_map_free(&m->top);
     mg_map_free(&m->lease);
     mg_map_free(&m->committed);
     mg_map_free(&m->evidence);

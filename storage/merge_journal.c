@@ -87,10 +87,13 @@ static int collect_entry(void *arg, const Canopy__JournalEntry *e, bool committe
     m->rep->records_read++;
     uint64_t lease = e->cause ? e->cause->lease_seq : 0;
     if (!committed) {
-        /* A job that died (or still runs) before its commit: evidence for the report. */
+        /* A job that died (or still runs) before its commit: evidence for the
+           report, and read again next time in case its marker comes, unless a
+           higher lease of its job committed: then it can never win. */
         uint8_t key[8];
         cn_put_be64(key, e->journal_id);
-        mg_feed_pending(m, c->shard, CN_CF_JOURNAL, key, sizeof key);
+        if (!e->cause || !mg_lease_fenced(m, e->cause->job_id, lease))
+            mg_feed_pending(m, c->shard, CN_CF_JOURNAL, key, sizeof key);
         if (e->cause && e->cause->job_id) {
             mg_map_put(&m->evidence, e->cause->job_id, lease ? lease : 1);
             mg_map_put(&m->evidence_shard, e->cause->job_id, c->shard + 1);

@@ -438,6 +438,50 @@ static void test_merge_reads_whole_when_new_values_pass_the_budget(void **state)
     assert_memory_equal(da.hash, db.hash, sizeof da.hash);
 }
 
+/* The bytes of the keys the merged store in data keeps pending for shard w1. */
+static size_t pending_bytes(const char *data) {
+    cn_shard_t *m = NULL;
+    cn_buf_t v = {0};
+    assert_int_equal(cn_merge_open(data, &m), 0);
+    assert_int_equal(cn_shard_get(m, CN_CF_META, "feedpend/w1", 11, &v), 0);
+    size_t n = v.len;
+    cn_buf_free(&v);
+    cn_shard_close(&m);
+    return n;
+}
+
+/* A scan attempt killed before its commit leaves an entry that merges read
+   again in case its marker comes; once a higher lease of its job commits it
+   never can, and merges stop carrying it from one to the next. */
+static void test_merge_stops_carrying_a_fenced_attempts_entry(void **state) {
+    (void)state;
+    const char *one[] = {"shards/w1"};
+    cn_shard_t *w1 = open_writer("shards/w1");
+    download(w1, 1, 10, 5, "c", 1, true);
+    cn_merge_report_t *r = merge(".", one, 1); /* whole; the feed mark is set */
+    cn_merge_report_free(&r);
+    scan(w1, "host:/data", 20, 200, 5000, false); /* killed before its commit */
+    r = merge(".", one, 1);
+    assert_int_equal(r->records[CN_CF_JOURNAL].dropped, 1);
+    assert_true(has_problem(r, 20, "no committed result"));
+    cn_merge_report_free(&r);
+    assert_true(pending_bytes(".") > 0);
+    scan(w1, "host:/data", 20, 201, 6000, true); /* the retry commits */
+    r = merge(".", one, 1);
+    assert_int_equal(r->shards_incremental, 1);
+    assert_int_equal(r->records[CN_CF_JOURNAL].new_, 1);
+    assert_int_equal(r->records[CN_CF_JOURNAL].dropped, 1); /* read once more, then let go */
+    cn_merge_report_free(&r);
+    assert_int_equal(pending_bytes("."), 0);
+    download(w1, 21, 210, 6, "d", 1, true);
+    cn_shard_close(&w1);
+    r = merge(".", one, 1);
+    assert_int_equal(r->shards_incremental, 1);
+    assert_int_equal(r->records[CN_CF_JOURNAL].dropped, 0);
+    assert_int_equal(r->records[CN_CF_JOBS].new_, 1);
+    cn_merge_report_free(&r);
+}
+
 /* chunks: file_id BE64 | version BE64 | lease_seq BE64 -> chunk */
 static void put_chunk(cn_shard_t *s, uint64_t job, uint64_t lease, uint64_t file, uint64_t version) {
     uint8_t k[24];
@@ -558,6 +602,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_merge_reads_a_moved_shard_from_its_feed, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_reads_whole_when_new_values_pass_the_budget, in_dir,
                                         out_dir),
+        cmocka_unit_test_setup_teardown(test_merge_stops_carrying_a_fenced_attempts_entry, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_keeps_the_highest_version, in_dir, out_dir),
         cmocka_unit_test_setup_teardown(test_merge_open_before_a_merge_says_so_and_an_empty_merge_is_openable,
                                         in_dir, out_dir),
