@@ -3,7 +3,8 @@
    only committed ones are listed and indexed; ids increase strictly under
    concurrent appenders; --ls/--stat answers come from the index; dropping the
    index and replaying the journal gives byte-identical answers; a fenced
-   second lease of a job is listed once. */
+   second lease of a job is listed once, and `canopy query scan` lists a job's
+   winning lease over the merged store's older copy. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static cn_shard_t *open_shard(const char *dir) {
     cn_shard_opts_t o = {.create = true, .worker = "test"};
@@ -218,6 +220,41 @@ static void test_journal_lists_a_fenced_job_once(void **state) {
     cn_shard_close(&s);
 }
 
+/* `canopy query scan` across stores: the merged store holds job 5's scan under
+   lease 1, then a shard commits the job again under lease 2 (its first result
+   was lost and the job re-leased). Only the winning lease's scan is listed,
+   even though the merged store's copy is read first. */
+static void test_query_lists_the_winning_lease_over_the_merged_copy(void **state) {
+    (void)state;
+    assert_int_equal(cn_mkdir_p("data/shards"), 0);
+    cn_shard_t *m = open_shard("data/merged/gen-000001"), *w = open_shard("data/shards/w1");
+    assert_int_equal(symlink("gen-000001", "data/merged/current"), 0); /* as a merge leaves it */
+    scan(m, "sp", 5, 1, 0, true);
+    uint64_t j7 = scan(m, "sp", 7, 4, 0, true); /* merged and never run again */
+    uint64_t j = scan(w, "sp", 5, 2, 1, true);
+    scan(w, "sp", 6, 3, 0, true);
+    cn_shard_close(&m);
+    cn_shard_close(&w);
+    const char *bin = getenv("CN_BIN") ? getenv("CN_BIN") : ".";
+    char cmd[512];
+    snprintf(cmd, sizeof cmd, "'%s/canopy' --data data --json query scan sp", bin);
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    char out[8192];
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = 0;
+    assert_int_equal(pclose(p), 0);
+    char want[128];
+    snprintf(want, sizeof want, "{\"job\":5,\"lease_seq\":2,\"journal_id\":%llu,\"shard\":\"w1\"",
+             (unsigned long long)j);
+    assert_non_null(strstr(out, want));
+    assert_null(strstr(out, "\"lease_seq\":1,"));               /* the fenced copy */
+    assert_non_null(strstr(out, "\"job\":6,\"lease_seq\":3,")); /* and the rest */
+    snprintf(want, sizeof want, "{\"job\":7,\"lease_seq\":4,\"journal_id\":%llu,\"shard\":\"merged\"",
+             (unsigned long long)j7);
+    assert_non_null(strstr(out, want));
+}
+
 static void test_journal_replay_skips_an_unreadable_entry(void **state) {
     (void)state;
     cn_shard_t *s = open_shard("shard5");
@@ -297,6 +334,7 @@ int main(void) {
         cmocka_unit_test(test_journal_lists_and_indexes_only_committed_entries),
         cmocka_unit_test(test_journal_replay_rebuilds_identical_answers),
         cmocka_unit_test(test_journal_lists_a_fenced_job_once),
+        cmocka_unit_test(test_query_lists_the_winning_lease_over_the_merged_copy),
         cmocka_unit_test(test_journal_replay_skips_an_unreadable_entry),
         cmocka_unit_test(test_journal_ids_increase_strictly_under_concurrent_appends),
     };
