@@ -277,10 +277,10 @@ int cn_rocks_drop_cf(cn_rocks_t *db, int cf) {
     return 0;
 }
 
-int cn_rocks_flush(cn_rocks_t *db) {
+static int flush(cn_rocks_t *db, bool wait) {
     if (db->read_only) return 0;
     rocksdb_flushoptions_t *fo = rocksdb_flushoptions_create();
-    rocksdb_flushoptions_set_wait(fo, 1);
+    rocksdb_flushoptions_set_wait(fo, wait);
     int rc = 0;
     for (size_t i = 0; i < db->nall && rc == 0; i++) {
         char *err = NULL;
@@ -289,6 +289,14 @@ int cn_rocks_flush(cn_rocks_t *db) {
     }
     rocksdb_flushoptions_destroy(fo);
     return rc;
+}
+
+int cn_rocks_flush(cn_rocks_t *db) {
+    return flush(db, true);
+}
+
+int cn_rocks_flush_start(cn_rocks_t *db) {
+    return flush(db, false);
 }
 
 uint64_t cn_rocks_estimate_keys(cn_rocks_t *db, int cf) {

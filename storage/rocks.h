@@ -95,7 +95,11 @@ uint64_t cn_rocks_seq(cn_rocks_t *db);
 /* False when a read-only opener found no such family (an older database). */
 bool cn_rocks_has_cf(const cn_rocks_t *db, int cf);
 int cn_rocks_drop_cf(cn_rocks_t *db, int cf); /* drops and recreates it empty */
+/* Writes every family's memtable to table files (the log is then obsolete, so
+   a later open replays nothing); waits for it. */
 int cn_rocks_flush(cn_rocks_t *db);
+/* The same on RocksDB's background threads: returns at once. */
+int cn_rocks_flush_start(cn_rocks_t *db);
 /* Approximate number of keys in a family (estimate). */
 uint64_t cn_rocks_estimate_keys(cn_rocks_t *db, int cf);
 

@@ -216,6 +216,10 @@ int cn_shard_catch_up(cn_shard_t *s) {
     return cn_rocks_catch_up(s->db);
 }
 
+int cn_shard_flush_start(cn_shard_t *s) {
+    return cn_rocks_flush_start(s->db);
+}
+
 const cn_shard_info_t *cn_shard_info(const cn_shard_t *s) {
     return &s->info;
 }

@@ -82,6 +82,10 @@ void cn_shard_close(cn_shard_t **self_p);
    (CN_EIO, CN_ECORRUPT) means: close it and open it again. Blocks on disk I/O;
    do not run it while another thread reads the same shard. */
 int cn_shard_catch_up(cn_shard_t *s);
+/* Starts writing the shard's memtables to table files in the background and
+   returns at once: a reader opening the shard afterwards (a query) replays no
+   log. For a writer that has gone idle; cheap when nothing is new. */
+int cn_shard_flush_start(cn_shard_t *s);
 const cn_shard_info_t *cn_shard_info(const cn_shard_t *s);
 const char *cn_shard_dir(const cn_shard_t *s);
 /* The shard folders under shards_dir (<data>/shards): the names of its

@@ -29,6 +29,10 @@
 #define MAX_MSGS_PER_TURN 128
 #define BACKOFF_CAP_MS 5000u
 #define RESULTS_PER_MSG 1000u
+/* A shard idle this long after its last result has its memtables written out
+   (cn_shard_flush_start): a query opening it then replays no log, which after a
+   download took it most of a second. */
+#define IDLE_FLUSH_MS 500u
 
 enum state { CONNECTING, READY };
 
@@ -46,6 +50,7 @@ typedef struct {
     bool draining, jobs_stopped, done;
     unsigned hello_slots; /* slots in the last Hello sent */
     uint64_t grace_deadline, ack_deadline;
+    uint64_t flush_at; /* when to flush the shard if still idle (0: nothing new) */
     cn_job_result_t *unacked;
     size_t n_unacked, cap_unacked;
     uint64_t dropped, rejected, results_sent, leases_got;
@@ -293,6 +298,7 @@ static void collect(worker_t *w) {
     int rc = cn_runner_collect(w->runner, &res, &n);
     if (rc) CN_ERROR("the shard refused every commit of this turn: %s", cn_err_detail());
     if (n == 0) return;
+    w->flush_at = w->now + IDLE_FLUSH_MS;
     size_t first = w->n_unacked;
     for (size_t i = 0; i < n; i++) {
         if (res[i].drop) {
@@ -310,8 +316,19 @@ static void collect(worker_t *w) {
     if (w->state == READY) send_results(w, w->unacked + first, w->n_unacked - first);
 }
 
+static void flush_when_idle(worker_t *w) {
+    if (!w->flush_at || w->now < w->flush_at) return;
+    if (cn_runner_inflight(w->runner)) {
+        w->flush_at = w->now + IDLE_FLUSH_MS; /* busy: RocksDB flushes as memtables fill */
+        return;
+    }
+    w->flush_at = 0;
+    if (cn_shard_flush_start(w->o->shard) < 0) CN_WARN("cannot flush the shard: %s", cn_err_detail());
+}
+
 static void timers(worker_t *w) {
     uint64_t silent_limit = (uint64_t)w->hb_ms * w->dead_after;
+    flush_when_idle(w);
     if (w->state == READY && w->now >= w->next_hb) {
         send_heartbeat(w);
         w->next_hb = w->now + w->hb_ms;
@@ -367,6 +384,7 @@ static int poll_timeout(worker_t *w) {
     next = CN_MIN(next, w->last_heard + (uint64_t)w->hb_ms * w->dead_after + 1);
     if (w->draining && !w->jobs_stopped) next = CN_MIN(next, w->grace_deadline);
     if (w->ack_deadline) next = CN_MIN(next, w->ack_deadline);
+    if (w->flush_at) next = CN_MIN(next, w->flush_at);
     return next > w->now ? (int)(next - w->now) : 0;
 }
 

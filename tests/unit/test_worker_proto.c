@@ -4,18 +4,21 @@
    for leases it got (kept and resent until acked), Hello again after
    HeartbeatReply{unknown}, a new Hello when the coordinator goes silent, RELEASED
    and exit 0 on SIGTERM, and a kill -9ed worker restarted under the same name
-   reopening its shard and reporting the unclean session; over tcp:// it uses
-   CurveZMQ with the keys in its data dir. */
+   reopening its shard and reporting the unclean session; once idle its shard
+   has no log left to replay; over tcp:// it uses CurveZMQ with the keys in its
+   data dir. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 #include <fcntl.h>
+#include <glob.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -336,6 +339,41 @@ static void test_silent_coordinator_gets_a_new_hello(void **state) {
     stop_worker(c);
 }
 
+/* Bytes in the shard's write-ahead logs (RocksDB's *.log files). */
+static uint64_t log_bytes(fc_t *c) {
+    char *pat = cn_xasprintf("%s/shards/w1/*.log", c->dir);
+    glob_t g;
+    uint64_t n = 0;
+    if (glob(pat, 0, NULL, &g) == 0) {
+        for (size_t i = 0; i < g.gl_pathc; i++) {
+            struct stat st;
+            if (stat(g.gl_pathv[i], &st) == 0) n += (uint64_t)st.st_size;
+        }
+        globfree(&g);
+    }
+    free(pat);
+    return n;
+}
+
+/* Once idle, the worker writes its shard's memtables out: a query opening the
+   shard then has no log to replay (it replayed the whole log before). */
+static void test_idle_worker_leaves_no_log_to_replay(void **state) {
+    fc_t *c = *state;
+    spawn(c, "2", "1000");
+    hello_welcome(c, "2");
+    send_leases(c, 30, 2, "noop", 0);
+    int seen[2] = {0};
+    collect_results(c, 2, 30, seen, 2, CANOPY__OUTCOME__OK);
+    uint64_t end = cn_mono_ms() + 5000;
+    while (log_bytes(c) > 0 && cn_mono_ms() < end) {
+        Canopy__Envelope *hb = expect(c, CANOPY__ENVELOPE__BODY_HEARTBEAT, 5000);
+        send_hb_reply(c, false);
+        cn_wire_free(hb);
+    }
+    assert_int_equal(log_bytes(c), 0);
+    stop_worker(c);
+}
+
 static void test_sigterm_releases_a_long_sleep_and_exits_0(void **state) {
     fc_t *c = *state;
     spawn(c, "2", "300");
@@ -542,6 +580,7 @@ int main(void) {
         cmocka_unit_test_setup_teardown(test_unknown_gets_hello_again_and_unacked_results_resent, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(test_silent_coordinator_gets_a_new_hello, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_idle_worker_leaves_no_log_to_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_sigterm_releases_a_long_sleep_and_exits_0, setup, teardown),
         cmocka_unit_test_setup_teardown(test_kill9_restart_reopens_the_same_shard, setup, teardown),
         cmocka_unit_test_setup_teardown(test_heartbeat_reply_cancels_and_fences_running_jobs, setup,
