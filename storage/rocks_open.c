@@ -243,26 +243,26 @@ static bool logs_gone(const char *dir, const uint64_t *before, size_t n) {
 }
 
 /* A read-only open races the writer: a compaction deletes a table file the open
-   just listed (the open fails), or a flush deletes the log the open was about
-   to replay after it read the MANIFEST from before the flush (RocksDB then
-   replays nothing: the flushed records are missing from this reader's view; an
-   idle worker's flush made `canopy query` miss a just-downloaded project). So
-   the open is made again while it failed so, or while a log seen before it is
-   gone after it. A writer flushing without pause keeps deleting logs: the
-   last attempt is taken as it is (a false alarm is a log this open already
-   replayed). */
-#define READER_ATTEMPTS 5
+   just listed, or a flush deletes a log it is opening (the open fails: it is
+   made again), or a flush deletes the log the open was about to replay after it
+   read the MANIFEST from before the flush (RocksDB then replays nothing: the
+   flushed records are missing from this reader's view; an idle worker's flush
+   made `canopy query` miss a just-downloaded project). So a log seen before the
+   open and gone after it also makes it again, a few times: a writer flushing
+   without pause keeps deleting logs, and a false alarm is a log this open
+   replayed before it went. */
+#define READER_FAILED_TRIES 20
+#define READER_RACED_TRIES 3
 static int open_reader(cn_rocks_t *r) {
-    for (int attempt = 1;; attempt++) {
+    int failed = 0, raced = 0;
+    for (;;) {
         uint64_t logs[MAX_LOGS];
         size_t n = list_logs(r->dir, logs);
         int rc = open_db(r);
-        if (attempt == READER_ATTEMPTS) return rc;
-        if (rc == 0 && !logs_gone(r->dir, logs, n)) return 0;
-        if (rc == 0)
-            close_db(r);
-        else if (!strstr(cn_err_detail(), "No such file"))
+        if (rc < 0 && (++failed >= READER_FAILED_TRIES || !strstr(cn_err_detail(), "No such file")))
             return rc;
+        if (rc == 0 && (++raced > READER_RACED_TRIES || !logs_gone(r->dir, logs, n))) return 0;
+        if (rc == 0) close_db(r);
         cn_sleep_ms(10);
     }
 }

@@ -11,6 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -298,6 +299,7 @@ static void test_read_only_opens_while_writer_flushes_and_compacts(void **state)
     pid_t c = fork();
     assert_true(c >= 0);
     if (c == 0) {
+        prctl(PR_SET_PDEATHSIG, SIGKILL); /* a failed test leaves no writer running */
         close(p[0]);
         char fd[16];
         snprintf(fd, sizeof fd, "%d", p[1]);
