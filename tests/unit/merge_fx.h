@@ -89,37 +89,11 @@ FX_UNUSED static void scan(cn_shard_t *s, const char *space, uint64_t job, uint6
             .type = dir ? CN_PT_DIR : CN_PT_FILE, .mode = dir ? 040755 : 0100644, .size = job * 10 + i};
         assert_int_equal(cn_ptb_add(pb, (const uint8_t *)paths[i], strlen(paths[i]), &st, NULL, 0), 0);
     }
-    cn_buf_t data = {0}, meta = {0};
+    cn_buf_t data = {0};
     assert_int_equal(cn_ptb_finish(pb, &data, NULL, NULL), 0);
     cn_ptb_destroy(&pb);
-    Canopy__ScanMeta m = CANOPY__SCAN_META__INIT;
-    m.space = (char *)space;
-    m.entries = 4;
-    cn_rec_pack(&m.base, &meta);
-    Canopy__JournalCause cause = CANOPY__JOURNAL_CAUSE__INIT;
-    cause.job_id = job;
-    cause.lease_seq = lease;
-    Canopy__JournalEntry e = CANOPY__JOURNAL_ENTRY__INIT;
-    e.type = (char *)"scan";
-    e.metadata = (ProtobufCBinaryData){meta.len, meta.data};
-    e.cause = &cause;
-    e.at_ms = at;
-    uint8_t hash[32];
-    assert_int_equal(cn_journal_append(s, &e, data.data, data.len, hash), 0);
-    if (scan_between) scan_between();
-    if (commit) {
-        cn_ptree_t *t = NULL;
-        assert_int_equal(cn_ptree_decode(data.data, data.len, 0, &t), 0);
-        cn_batch_t *b = cn_batch_new();
-        assert_int_equal(cn_scanidx_apply(s, &e, t, b), 0);
-        cn_journal_commit(b, &e);
-        cn_job_commit_t jc = {.job_id = job, .attempt = 1, .lease_seq = lease, .kind = "scan"};
-        assert_int_equal(cn_shard_commit_job(s, b, &jc), 0);
-        cn_batch_destroy(&b);
-        cn_ptree_destroy(&t);
-    }
+    put_scan(s, &data, space, 4, job, lease, at, commit, scan_between);
     cn_buf_free(&data);
-    cn_buf_free(&meta);
 }
 
 FX_UNUSED static void print_problem(void *arg, const char *problem) {

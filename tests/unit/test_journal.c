@@ -14,19 +14,13 @@
 #include "errors.h"
 #include "journal.h"
 #include "scanidx.h"
+#include "shard_fx.h"
 
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-
-static cn_shard_t *open_shard(const char *dir) {
-    cn_shard_opts_t o = {.create = true, .worker = "test"};
-    cn_shard_t *s = NULL;
-    assert_int_equal(cn_shard_open(dir, &o, &s), 0);
-    return s;
-}
 
 static void build(cn_buf_t *out, int variant) {
     cn_ptb_t *b = cn_ptb_new((const uint8_t *)"/data", 5);
@@ -51,42 +45,14 @@ static void build(cn_buf_t *out, int variant) {
     cn_ptb_destroy(&b);
 }
 
-/* Runs the scan job's storage steps: append uncommitted, index, commit. */
+/* A scan of build(variant) stored as the scan job stores it. */
 static uint64_t scan(cn_shard_t *s, const char *space, uint64_t job, uint64_t lease, int variant,
                      bool commit) {
-    cn_buf_t data = {0}, meta = {0};
+    cn_buf_t data = {0};
     build(&data, variant);
-    Canopy__ScanMeta m = CANOPY__SCAN_META__INIT;
-    m.space = (char *)space;
-    m.root.data = (uint8_t *)"/data";
-    m.root.len = 5;
-    m.entries = 9;
-    cn_rec_pack(&m.base, &meta);
-    Canopy__JournalCause cause = CANOPY__JOURNAL_CAUSE__INIT;
-    cause.job_id = job;
-    cause.lease_seq = lease;
-    Canopy__JournalEntry e = CANOPY__JOURNAL_ENTRY__INIT;
-    e.type = (char *)"scan";
-    e.metadata.data = meta.data;
-    e.metadata.len = meta.len;
-    e.cause = &cause;
-    e.at_ms = 1000 + job;
-    uint8_t hash[32];
-    assert_int_equal(cn_journal_append(s, &e, data.data, data.len, hash), 0);
-    if (commit) {
-        cn_ptree_t *t = NULL;
-        assert_int_equal(cn_ptree_decode(data.data, data.len, 0, &t), 0);
-        cn_batch_t *b = cn_batch_new();
-        assert_int_equal(cn_scanidx_apply(s, &e, t, b), 0);
-        cn_journal_commit(b, &e);
-        cn_job_commit_t jc = {.job_id = job, .attempt = 1, .lease_seq = lease, .kind = "scan"};
-        assert_int_equal(cn_shard_commit_job(s, b, &jc), 0);
-        cn_batch_destroy(&b);
-        cn_ptree_destroy(&t);
-    }
+    uint64_t id = put_scan(s, &data, space, 9, job, lease, 1000 + job, commit, NULL);
     cn_buf_free(&data);
-    cn_buf_free(&meta);
-    return e.journal_id;
+    return id;
 }
 
 static int print_child(void *arg, const cn_scan_ent_t *e) {
@@ -128,7 +94,7 @@ static void answers(cn_shard_t *s, cn_buf_t *o) {
 
 static void test_journal_lists_and_indexes_only_committed_entries(void **state) {
     (void)state;
-    cn_shard_t *s = open_shard("shard0");
+    cn_shard_t *s = open_writer("shard0");
     uint64_t j1 = scan(s, "host:/data", 7, 1, 0, true);
     uint64_t j2 = scan(s, "host:/data", 8, 1, 1, false); /* the job died before its commit */
     uint64_t j3 = scan(s, "host:/data", 9, 1, 1, true);
@@ -174,7 +140,7 @@ static void test_journal_lists_and_indexes_only_committed_entries(void **state) 
 
 static void test_journal_replay_rebuilds_identical_answers(void **state) {
     (void)state;
-    cn_shard_t *s = open_shard("shard1");
+    cn_shard_t *s = open_writer("shard1");
     scan(s, "a", 1, 1, 0, true);
     scan(s, "b", 2, 1, 1, true);
     scan(s, "a", 3, 1, 1, false);
@@ -194,7 +160,7 @@ static void test_journal_replay_rebuilds_identical_answers(void **state) {
     assert_string_equal(cn_buf_cstr(&before), cn_buf_cstr(&after));
     /* and again, after reopening the shard */
     cn_shard_close(&s);
-    s = open_shard("shard1");
+    s = open_writer("shard1");
     assert_int_equal(cn_scanidx_rebuild(s, &st), 0);
     cn_buf_reset(&after);
     answers(s, &after);
@@ -207,7 +173,7 @@ static void test_journal_replay_rebuilds_identical_answers(void **state) {
 
 static void test_journal_lists_a_fenced_job_once(void **state) {
     (void)state;
-    cn_shard_t *s = open_shard("shard3");
+    cn_shard_t *s = open_writer("shard3");
     scan(s, "sp", 5, 1, 0, true);
     uint64_t j = scan(s, "sp", 5, 2, 1, true); /* the same job re-leased and committed again */
     cn_scan_t *v = NULL;
@@ -227,7 +193,7 @@ static void test_journal_lists_a_fenced_job_once(void **state) {
 static void test_query_lists_the_winning_lease_over_the_merged_copy(void **state) {
     (void)state;
     assert_int_equal(cn_mkdir_p("data/shards"), 0);
-    cn_shard_t *m = open_shard("data/merged/gen-000001"), *w = open_shard("data/shards/w1");
+    cn_shard_t *m = open_writer("data/merged/gen-000001"), *w = open_writer("data/shards/w1");
     assert_int_equal(symlink("gen-000001", "data/merged/current"), 0); /* as a merge leaves it */
     scan(m, "sp", 5, 1, 0, true);
     uint64_t j7 = scan(m, "sp", 7, 4, 0, true); /* merged and never run again */
@@ -257,7 +223,7 @@ static void test_query_lists_the_winning_lease_over_the_merged_copy(void **state
 
 static void test_journal_replay_skips_an_unreadable_entry(void **state) {
     (void)state;
-    cn_shard_t *s = open_shard("shard5");
+    cn_shard_t *s = open_writer("shard5");
     scan(s, "a", 1, 1, 0, true);
     /* a committed entry whose data is not a path tree (a newer format, say) */
     Canopy__JournalCause cause = CANOPY__JOURNAL_CAUSE__INIT;
@@ -307,7 +273,7 @@ static void *append_many(void *arg) {
 
 static void test_journal_ids_increase_strictly_under_concurrent_appends(void **state) {
     (void)state;
-    cn_shard_t *s = open_shard("shard4");
+    cn_shard_t *s = open_writer("shard4");
     appender_t a[4];
     pthread_t t[4];
     for (int i = 0; i < 4; i++) {
