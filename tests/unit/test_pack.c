@@ -482,37 +482,28 @@ static void expect_all_not_found(cn_packs_t *p, const objs_t *o) {
     cn_pack_reader_free(&r);
 }
 
+/* A copy ri of r whose pack files get `damage` (a shell loop over them, run
+   in the pack folder) holds no readable pack: every object is not found. */
+static void damaged_packs_read_nothing(const objs_t *o, const char *damage) {
+    sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && %s", damage);
+    cn_packs_t *p = open_packs("ri");
+    assert_int_equal(cn_packs_count(p), 0);
+    expect_all_not_found(p, o);
+    cn_packs_unref(&p);
+}
+
 /* A cut or wrong-version index leaves its pack out; the other packs still read. */
 static void test_bad_index_leaves_its_pack_out(void **state) {
     (void)state;
     objs_t o;
     load_objects("r", &o);
-    sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && "
-       "for f in *.idx; do truncate -s $(( $(stat -c %%s $f) / 2 )) $f; done");
-    cn_packs_t *p = open_packs("ri");
-    assert_int_equal(cn_packs_count(p), 0);
-    expect_all_not_found(p, &o);
-    cn_packs_unref(&p);
-    sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && "
-       "for f in *.idx; do printf '\\000\\000\\000\\003' | dd of=$f bs=1 seek=4 conv=notrunc; done");
-    p = open_packs("ri");
-    assert_int_equal(cn_packs_count(p), 0);
-    expect_all_not_found(p, &o);
-    cn_packs_unref(&p);
+    damaged_packs_read_nothing(&o, "for f in *.idx; do truncate -s $(( $(stat -c %s $f) / 2 )) $f; done");
+    damaged_packs_read_nothing(
+        &o, "for f in *.idx; do printf '\\000\\000\\000\\003' | dd of=$f bs=1 seek=4 conv=notrunc; done");
     /* a pack whose checksum is not the one its index names, and a cut pack */
-    sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && "
-       "for f in *.pack; do printf 'XXXX' | dd of=$f bs=1 seek=$(( $(stat -c %%s $f) - 4 )) conv=notrunc; "
-       "done");
-    p = open_packs("ri");
-    assert_int_equal(cn_packs_count(p), 0);
-    expect_all_not_found(p, &o);
-    cn_packs_unref(&p);
-    sh("rm -rf ri && cp -r r ri && chmod -R u+w ri && cd ri/.git/objects/pack && "
-       "for f in *.pack; do truncate -s $(( $(stat -c %%s $f) / 2 )) $f; done");
-    p = open_packs("ri");
-    assert_int_equal(cn_packs_count(p), 0);
-    expect_all_not_found(p, &o);
-    cn_packs_unref(&p);
+    damaged_packs_read_nothing(&o, "for f in *.pack; do printf 'XXXX' | dd of=$f bs=1 seek=$(( $(stat -c %s "
+                                   "$f) - 4 )) conv=notrunc; done");
+    damaged_packs_read_nothing(&o, "for f in *.pack; do truncate -s $(( $(stat -c %s $f) / 2 )) $f; done");
     free_objects(&o);
 
     /* Three packs, the oldest one's index (the big pack of r) made version 3. */
@@ -528,7 +519,7 @@ static void test_bad_index_leaves_its_pack_out(void **state) {
     sh("cd rv/.git/objects/pack && chmod u+w %s && printf '\\000\\000\\000\\003' | "
        "dd of=%s bs=1 seek=4 conv=notrunc",
        (char *)ls.data, (char *)ls.data);
-    p = open_packs("rv");
+    cn_packs_t *p = open_packs("rv");
     assert_int_equal(cn_packs_count(p), 2);
     cn_pack_reader_t *r = cn_pack_reader_new(p, 0);
     size_t missing = 0;
