@@ -42,21 +42,15 @@ static int record(void *arg, const cn_tdiff_change_t *c) {
     cn_dldiff_chunk_t *ch = arg;
     if (ch->nchanges == ch->cap)
         ch->changes = cn_xrealloc(ch->changes, (ch->cap = ch->cap ? 2 * ch->cap : 256) * sizeof *ch->changes);
-    if (ch->paths_len + c->path_len > ch->paths_cap) {
-        size_t cap = ch->paths_cap ? ch->paths_cap : 16384;
-        while (cap < ch->paths_len + c->path_len) cap *= 2;
-        ch->paths = cn_xrealloc(ch->paths, ch->paths_cap = cap);
-    }
     cn_dldiff_change_t *r = &ch->changes[ch->nchanges++];
-    *r = (cn_dldiff_change_t){.path_off = ch->paths_len,
+    *r = (cn_dldiff_change_t){.path_off = ch->paths.len,
                               .path_len = c->path_len,
                               .mode = c->mode,
                               .deleted = c->deleted,
                               .has_old = c->old_oid != NULL};
     if (c->oid) r->oid = *c->oid;
     if (c->old_oid) r->old_oid = *c->old_oid;
-    memcpy(ch->paths + ch->paths_len, c->path, c->path_len);
-    ch->paths_len += c->path_len;
+    cn_buf_append(&ch->paths, c->path, c->path_len);
     return 0;
 }
 
@@ -128,7 +122,8 @@ cn_dldiff_chunk_t *cn_dldiff_next(cn_dldiff_t *p) {
     slot_t *s = NULL;
     if (p->next_seq - p->take_seq < CN_DLDIFF_WINDOW) {
         s = &p->slots[p->next_seq++ % CN_DLDIFF_WINDOW];
-        s->chunk.n = s->chunk.nchanges = s->chunk.paths_len = 0;
+        s->chunk.n = s->chunk.nchanges = 0;
+        cn_buf_reset(&s->chunk.paths);
     }
     pthread_mutex_unlock(&p->mu);
     return s ? &s->chunk : NULL;
@@ -150,7 +145,8 @@ cn_dldiff_chunk_t *cn_dldiff_take(cn_dldiff_t *p) {
     slot_t *s = NULL;
     if (p->take_seq < p->next_seq) {
         s = &p->slots[p->take_seq % CN_DLDIFF_WINDOW];
-        while (s->state != SLOT_DONE) pthread_cond_wait(&p->done, &p->mu);
+        while (s->state != SLOT_DONE && !(p->stop && s->state == SLOT_READY))
+            pthread_cond_wait(&p->done, &p->mu);
         s->state = SLOT_IDLE;
     }
     pthread_mutex_unlock(&p->mu);
@@ -163,20 +159,24 @@ void cn_dldiff_done(cn_dldiff_t *p) {
     pthread_mutex_unlock(&p->mu);
 }
 
-void cn_dldiff_free(cn_dldiff_t **self_p) {
-    cn_dldiff_t *p = *self_p;
-    if (!p) return;
+void cn_dldiff_stop(cn_dldiff_t *p) {
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     pthread_cond_broadcast(&p->work);
     pthread_mutex_unlock(&p->mu);
+}
+
+void cn_dldiff_free(cn_dldiff_t **self_p) {
+    cn_dldiff_t *p = *self_p;
+    if (!p) return;
+    cn_dldiff_stop(p);
     for (int i = 0; i < p->nworkers; i++) {
         if (p->workers[i].started) pthread_join(p->workers[i].t, NULL);
         cn_git_close_later(&p->workers[i].g); /* its reader's cache of trees */
     }
     for (int i = 0; i < CN_DLDIFF_WINDOW; i++) {
         free(p->slots[i].chunk.changes);
-        free(p->slots[i].chunk.paths);
+        cn_buf_free(&p->slots[i].chunk.paths);
     }
     free(p->workers);
     pthread_cond_destroy(&p->work);

@@ -9,6 +9,7 @@
 #define CN_DLDIFF_H
 
 #include "git.h"
+#include "util.h"
 
 #include <stdbool.h>
 #include <stddef.h>
@@ -31,7 +32,6 @@ typedef struct {
     bool has_parent;
     cn_oid_t tree, ptree;
     void *arg; /* the walk's own */
-    int tag;   /* the walk's own */
     /* A failure, the walk's before the diff or the diff's: CN_E* and detail. */
     int rc;
     char detail[256];
@@ -43,8 +43,7 @@ typedef struct {
     size_t n;
     cn_dldiff_change_t *changes;
     size_t nchanges, cap;
-    uint8_t *paths;
-    size_t paths_len, paths_cap;
+    cn_buf_t paths;
 } cn_dldiff_chunk_t;
 
 typedef struct cn_dldiff cn_dldiff_t;
@@ -61,6 +60,9 @@ void cn_dldiff_submit(cn_dldiff_t *p, cn_dldiff_chunk_t *c);
    It stays the caller's until cn_dldiff_done, which gives it back. */
 cn_dldiff_chunk_t *cn_dldiff_take(cn_dldiff_t *p);
 void cn_dldiff_done(cn_dldiff_t *p);
+/* After a failure: the threads diff nothing more, and cn_dldiff_take hands
+   back a chunk not diffed yet at once (only one being diffed is waited for). */
+void cn_dldiff_stop(cn_dldiff_t *p);
 /* Stops and joins the threads (chunks not taken are dropped). */
 void cn_dldiff_free(cn_dldiff_t **self_p);
 

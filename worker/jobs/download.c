@@ -161,10 +161,6 @@ static int check_refs(const cn_download_t *d, cn_dl_t *dl, const cn_git_ref_t *r
     return 0;
 }
 
-/* The newest heads of the project in the other shards (secondaries kept open
-   beside their writers, download_heads.c), when newer than *out (this shard's,
-   or NULL): the lease_seq decides. Leaves *out as it was when no other shard has
-   newer ones. */
 static bool fetch_cancelled(void *arg) {
     const cn_download_t *d = arg;
     return d->cancelled && d->cancelled(d->arg);
@@ -393,11 +389,10 @@ static int download_job(cn_job_ctx_t *ctx, const uint8_t *spec, size_t len) {
     return rc;
 }
 
-/* The secondaries of the other shards live as long as the worker; mirrors
-   are closed on the reaper thread after their job (cn_git_close_later). */
+/* The secondaries of the other shards live as long as the worker (mirrors
+   closed on the reaper thread are waited for at exit, git_reap.c). */
 static void download_shutdown(void) {
     cn_download_heads_close_all();
-    cn_git_reap_wait();
 }
 
 static cn_job_kind_t download_kind = {.name = "download", .run = download_job, .shutdown = download_shutdown};

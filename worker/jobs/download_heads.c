@@ -192,8 +192,8 @@ void cn_download_other_heads(const char *shards_dir, const char *scratch_dir, co
         /* Only folders that hold a database: the rest is skipped unopened. A
            shard made again under the same name has another identity. */
         char id[64];
-        if (cn_shard_identity(p, id, sizeof id) == 0 && (rp = realpath(p, NULL)) &&
-            !(own && strcmp(rp, own) == 0)) {
+        if ((rp = realpath(p, NULL)) && !(own && strcmp(rp, own) == 0) &&
+            cn_shard_identity(p, id, sizeof id) == 0) {
             sec_t *e = get_sec(p, names[i], id);
             if (e) {
                 e->seen = true;

@@ -123,19 +123,19 @@ static int store_content(cn_dl_t *dl, const cn_oid_t *oid, const cn_oid_t *old) 
 static int on_change(cn_dl_t *dl, const cn_dldiff_chunk_t *ch, const cn_dldiff_change_t *c) {
     const cn_oid_t *old = c->has_old ? &c->old_oid : NULL;
     if (!c->deleted && c->mode != GITLINK_MODE && (c->mode & 0170000u) != 0040000u && !dl->d->no_contents) {
-        if (cn_keyset_has(&dl->missing_blobs, &c->oid)) {
-            note_missing(dl, "a file named again after it was found missing");
-        } else if (cn_keyset_add(&dl->blobs, &c->oid)) {
+        if (cn_keyset_add(&dl->blobs, &c->oid)) {
             int rc = store_content(dl, &c->oid, old);
             if (rc < 0 && !(dl->d->allow_partial && rc == CN_ECORRUPT)) return rc;
             if (rc < 0) {
                 cn_keyset_add(&dl->missing_blobs, &c->oid);
                 note_missing(dl, cn_err_detail());
             }
+        } else if (cn_keyset_has(&dl->missing_blobs, &c->oid)) { /* a subset of blobs */
+            note_missing(dl, "a file named again after it was found missing");
         }
     }
     /* Its Change record (and the path's) is built on the store thread. */
-    cn_dlstore_change(dl->store, ch->paths + c->path_off, c->path_len, c->deleted ? NULL : c->oid.id,
+    cn_dlstore_change(dl->store, ch->paths.data + c->path_off, c->path_len, c->deleted ? NULL : c->oid.id,
                       c->mode);
     return 0;
 }
@@ -158,16 +158,12 @@ static bool parent_bad(cn_dl_t *dl, const cn_git_commit_t *c) {
     return false;
 }
 
-enum { ITEM_NEW, ITEM_STORED };
-
-/* Fills a commit's item for the diff threads: stored already (skipped), or its
-   commit (item->arg) and the trees to diff, or the failure reading them. */
+/* Fills a commit's item for the diff threads: stored already (nothing to diff
+   and no failure), or its commit (item->arg) and the trees to diff, or the
+   failure reading them. */
 static void prepare(cn_dl_t *dl, const cn_oid_t *oid, cn_dldiff_item_t *it) {
-    *it = (cn_dldiff_item_t){.tag = ITEM_NEW};
-    if (cn_repo_has_commit(dl->d->shard, oid->id)) {
-        it->tag = ITEM_STORED;
-        return;
-    }
+    *it = (cn_dldiff_item_t){0};
+    if (cn_repo_has_commit(dl->d->shard, oid->id)) return;
     cn_git_commit_t *c = NULL;
     int rc = cn_git_commit_get(dl->g, oid, &c);
     if (rc == 0) rc = parent_tree(dl, c, &it->ptree, &it->has_parent);
@@ -185,7 +181,7 @@ static void prepare(cn_dl_t *dl, const cn_oid_t *oid, cn_dldiff_item_t *it) {
    (a commit whose parent was not stored is not stored either, with
    allow_partial; without it, any failure ends the job). */
 static int consume(cn_dl_t *dl, const cn_oid_t *oid, const cn_dldiff_chunk_t *ch, cn_dldiff_item_t *it) {
-    if (it->tag == ITEM_STORED) {
+    if (!it->diff && it->rc == 0) { /* stored already */
         dl->st->commits_skipped++;
         return 0;
     }
@@ -269,6 +265,7 @@ static int consume_all(cn_dl_t *dl, cn_dldiff_t *pool, const cn_oid_t *oids, siz
         drop_chunk(ch); /* what a failure left unconsumed */
         cn_dldiff_done(pool);
     }
+    if (rc < 0) cn_dldiff_stop(pool); /* what is still out is dropped, not diffed first */
     for (cn_dldiff_chunk_t *ch; (ch = cn_dldiff_take(pool));) {
         drop_chunk(ch);
         cn_dldiff_done(pool);

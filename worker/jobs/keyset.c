@@ -11,7 +11,6 @@
 void cn_keyset_init_map(cn_keyset_t *s, size_t width, size_t vwidth) {
     memset(s, 0, sizeof *s);
     s->width = width;
-    s->vwidth = vwidth;
     s->stride = 1 + width + vwidth;
 }
 
@@ -21,7 +20,8 @@ void cn_keyset_init(cn_keyset_t *s, size_t width) {
 
 void cn_keyset_free(cn_keyset_t *s) {
     free(s->slots);
-    cn_keyset_init_map(s, s->width, s->vwidth);
+    s->slots = NULL;
+    s->cap = s->n = 0;
 }
 
 static uint64_t slot_hash(const cn_keyset_t *s, const uint8_t *key) {

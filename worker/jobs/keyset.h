@@ -11,8 +11,8 @@
 #include <stdint.h>
 
 typedef struct {
-    uint8_t *slots; /* cap * stride bytes: a used flag, the key, the value */
-    size_t width, vwidth, stride, cap, n;
+    uint8_t *slots;               /* cap * stride bytes: a used flag, the key, the value */
+    size_t width, stride, cap, n; /* stride: 1 + width + the value's width */
 } cn_keyset_t;
 
 /* A set of width-byte keys. */
