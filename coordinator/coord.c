@@ -195,7 +195,7 @@ static void on_heartbeat(cn_coord_t *c, const cn_peer_t *from, Canopy__Envelope 
 
 static void on_results(cn_coord_t *c, const cn_peer_t *from, Canopy__Envelope *env) {
     Canopy__ResultAcks acks = CANOPY__RESULT_ACKS__INIT;
-    cn_leases_results(&c->leases, env->results, cn_wall_ms(), &acks);
+    cn_leases_results(&c->leases, from, env->results, cn_wall_ms(), &acks);
     Canopy__Envelope out = CANOPY__ENVELOPE__INIT;
     out.body_case = CANOPY__ENVELOPE__BODY_RESULT_ACKS;
     out.result_acks = &acks;
@@ -204,8 +204,7 @@ static void on_results(cn_coord_t *c, const cn_peer_t *from, Canopy__Envelope *e
 }
 
 static void on_bye(cn_coord_t *c, const cn_peer_t *from, Canopy__Envelope *env) {
-    (void)from;
-    cn_leases_bye(&c->leases, env->bye, cn_wall_ms());
+    cn_leases_bye(&c->leases, from, env->bye, cn_wall_ms());
 }
 
 static void send_leases(void *arg, cn_worker_t *w, const Canopy__Leases *msg) {

@@ -80,14 +80,20 @@ void cn_leases_hello(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Hello 
             was ? "said Hello again" : "joined", w->slots, w->pid, w->host, adopted, w->nstale);
 }
 
+/* The connected worker named `name` if the message came over its current pipe.
+   Only a Hello sets a worker's peer: when a worker reconnects, the ROUTER hands
+   its name to the new pipe and renames the old one, whose last queued messages
+   still arrive from another routing id. Acting on them would send leases to a
+   dead pipe (a heartbeat) or drop the reconnected worker's leases (a Bye). */
+static cn_worker_t *sender(cn_leases_t *L, const char *name, const cn_peer_t *peer) {
+    cn_worker_t *w = name ? cn_workers_find(L->ws, name) : NULL;
+    return w && w->connected && cn_peer_eq(&w->peer, peer) ? w : NULL;
+}
+
 void cn_leases_heartbeat(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Heartbeat *hb, uint64_t now,
                          Canopy__HeartbeatReply *reply) {
-    cn_worker_t *w = hb->name ? cn_workers_find(L->ws, hb->name) : NULL;
-    /* Only a Hello sets a worker's peer. A heartbeat from another routing id is
-       from a pipe the worker has left: when it reconnects, the ROUTER hands its
-       name over to the new pipe and renames the old one, whose last queued
-       messages still arrive. Following them would send leases to a dead pipe. */
-    if (!w || !w->connected || !cn_peer_eq(&w->peer, peer)) {
+    cn_worker_t *w = sender(L, hb->name, peer);
+    if (!w) {
         reply->unknown = true;
         return;
     }
@@ -123,9 +129,12 @@ void cn_leases_reply_free(Canopy__HeartbeatReply *reply) {
     free(reply->stale);
 }
 
-void cn_leases_results(cn_leases_t *L, const Canopy__Results *rs, uint64_t now, Canopy__ResultAcks *acks) {
-    cn_worker_t *sender = rs->name ? cn_workers_find(L->ws, rs->name) : NULL;
-    if (sender && sender->connected) sender->last_seen_ms = now;
+void cn_leases_results(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Results *rs, uint64_t now,
+                       Canopy__ResultAcks *acks) {
+    /* Results from a pipe the worker left are still results (fenced by their
+       lease), but they say nothing of the worker being alive now. */
+    cn_worker_t *w = sender(L, rs->name, peer);
+    if (w) w->last_seen_ms = now;
     acks->n_ack = 0;
     if (!rs->n_result) return;
     acks->ack = cn_xcalloc(rs->n_result, sizeof *acks->ack);
@@ -153,8 +162,8 @@ void cn_leases_acks_free(Canopy__ResultAcks *acks) {
     free(acks->ack);
 }
 
-void cn_leases_bye(cn_leases_t *L, const Canopy__Bye *b, uint64_t now) {
-    cn_worker_t *w = b->name ? cn_workers_find(L->ws, b->name) : NULL;
+void cn_leases_bye(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Bye *b, uint64_t now) {
+    cn_worker_t *w = sender(L, b->name, peer);
     if (!w) return;
     char *why = cn_xasprintf("worker %s left (Bye) while running it", w->name);
     lose_all(L, w, why, now);

@@ -27,9 +27,11 @@ void cn_leases_heartbeat(cn_leases_t *L, const cn_peer_t *peer, const Canopy__He
                          Canopy__HeartbeatReply *reply);
 void cn_leases_reply_free(Canopy__HeartbeatReply *reply);
 /* Fills acks (init'ed by the caller); free with cn_leases_acks_free. */
-void cn_leases_results(cn_leases_t *L, const Canopy__Results *rs, uint64_t now, Canopy__ResultAcks *acks);
+void cn_leases_results(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Results *rs, uint64_t now,
+                       Canopy__ResultAcks *acks);
 void cn_leases_acks_free(Canopy__ResultAcks *acks);
-void cn_leases_bye(cn_leases_t *L, const Canopy__Bye *b, uint64_t now);
+/* A Bye over the worker's current pipe: it lost its leases and is gone. */
+void cn_leases_bye(cn_leases_t *L, const cn_peer_t *peer, const Canopy__Bye *b, uint64_t now);
 
 /* Hands ready jobs to connected workers up to their free slots; calls send once
    per worker with all its new leases (valid only during the call). */

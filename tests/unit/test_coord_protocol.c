@@ -3,7 +3,7 @@
    resends, cancellation through HeartbeatReply, a dead worker's leases re-leased
    with a higher lease_seq and its late result fenced, the timeout backstop,
    re-adoption of leases after the coordinator is killed with SIGKILL, and a
-   heartbeat from a pipe the worker left not taking its leases. */
+   heartbeat or Bye from a pipe the worker left not taking its leases. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -269,9 +269,9 @@ static void test_leases_batched_by_credit_and_results_acked_once(void **state) {
 }
 
 /* After a reconnect the ROUTER renames the worker's old pipe, whose last queued
-   heartbeat still arrives from another routing id: it must not redirect the
-   worker's leases there. */
-static void test_heartbeat_from_another_pipe_does_not_take_the_leases(void **state) {
+   messages still arrive from another routing id: a heartbeat must not redirect
+   the worker's leases there... */
+static void test_a_pipe_the_worker_left_does_not_take_its_leases(void **state) {
     (void)state;
     start_coordinator();
     cn_sock_t *w = dealer("w1"), *old = dealer("old-pipe"), *c = dealer(NULL);
@@ -286,8 +286,18 @@ static void test_heartbeat_from_another_pipe_does_not_take_the_leases(void **sta
     assert_int_equal(l->leases->lease[0]->job_id, id);
     cn_wire_free(l);
     assert_null(expect(old, CANOPY__ENVELOPE__BODY_LEASES, 300));
+    /* ...nor does a Bye from it take the worker out with its lease. */
+    Canopy__Bye bye = CANOPY__BYE__INIT;
+    bye.name = (char *)"w1";
+    Canopy__Envelope env = CANOPY__ENVELOPE__INIT;
+    env.body_case = CANOPY__ENVELOPE__BODY_BYE;
+    env.bye = &bye;
+    send_env(old, &env);
+    assert_true(heartbeat(old, "w1", &h)->unknown); /* the Bye before it was handled */
+    cn_wire_free(h);
     assert_false(heartbeat(w, "w1", &h)->unknown);
     cn_wire_free(h);
+    assert_int_equal(state_of(c, id), CANOPY__JOB_STATE__LEASED);
     cn_sock_destroy(&w);
     cn_sock_destroy(&old);
     cn_sock_destroy(&c);
@@ -572,7 +582,7 @@ int main(void) {
     signal(SIGPIPE, SIG_IGN);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_leases_batched_by_credit_and_results_acked_once, teardown),
-        cmocka_unit_test_teardown(test_heartbeat_from_another_pipe_does_not_take_the_leases, teardown),
+        cmocka_unit_test_teardown(test_a_pipe_the_worker_left_does_not_take_its_leases, teardown),
         cmocka_unit_test_teardown(test_cancel_reaches_a_running_job_through_heartbeat, teardown),
         cmocka_unit_test_teardown(test_dead_worker_loses_its_lease_and_its_late_result_is_fenced, teardown),
         cmocka_unit_test_teardown(test_timeout_backstop_fences_the_lease, teardown),
