@@ -82,8 +82,8 @@ int cn_journal_pair(cn_journal_next_fn next, void *src, cn_journal_cb cb, void *
     Canopy__JournalEntry *pending = NULL; /* an entry waiting to see if its marker follows */
     const uint8_t *k, *v;
     size_t kl, vl;
-    int rc = 0, more = 0;
-    while (rc == 0 && (more = next(src, &k, &kl, &v, &vl)) > 0) {
+    int rc = 0;
+    while (rc == 0 && next(src, &k, &kl, &v, &vl)) {
         uint64_t id = kl >= 8 ? cn_get_be64(k) : 0;
         if (kl == 8) {
             if (pending) {
@@ -98,7 +98,6 @@ int cn_journal_pair(cn_journal_next_fn next, void *src, cn_journal_cb cb, void *
             pending = NULL;
         }
     }
-    if (rc == 0 && more < 0) rc = more;
     if (rc == 0 && pending) rc = cb(arg, pending, false);
     if (pending) cn_rec_free(&pending->base);
     return rc;
@@ -110,14 +109,14 @@ typedef struct {
     bool started;
 } iter_src_t;
 
-static int iter_next(void *arg, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
+static bool iter_next(void *arg, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
     iter_src_t *src = arg;
     if (src->started) cn_iter_next(src->it);
     src->started = true;
-    if (!cn_iter_valid(src->it)) return 0;
+    if (!cn_iter_valid(src->it)) return false;
     *k = cn_iter_key(src->it, kl);
     *v = cn_iter_value(src->it, vl);
-    return 1;
+    return true;
 }
 
 int cn_journal_each(cn_shard_t *s, uint64_t from, cn_journal_cb cb, void *arg) {

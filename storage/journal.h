@@ -36,8 +36,8 @@ int cn_journal_each(cn_shard_t *s, uint64_t from, cn_journal_cb cb, void *arg);
 
 /* A source of journal family records in key order (a shard's iterator, or
    records a merge read from a change feed): sets the next key and value (valid
-   until the next call) and returns 1, 0 at the end, or a CN_E* code. */
-typedef int (*cn_journal_next_fn)(void *src, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl);
+   until the next call) and returns true, or false at the end. */
+typedef bool (*cn_journal_next_fn)(void *src, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl);
 
 /* cn_journal_each over any source: pairs each entry with the commit marker that
    follows it (a marker sorts right after its entry; a marker without its entry

@@ -61,18 +61,6 @@ static uint64_t watermark(cn_shard_t *merged, const char *name) {
     return seq;
 }
 
-/* A shard being written may be caught between a flush and a file deletion:
-   a read-only open retries. */
-static int open_shard(const char *dir, cn_shard_t **s) {
-    cn_shard_opts_t ro = {.read_only = true};
-    int rc = 0;
-    for (int attempt = 0; attempt < 5; attempt++) {
-        if ((rc = cn_shard_open(dir, &ro, s)) == 0 || rc == CN_EVERSION) return rc;
-        cn_sleep_ms(50);
-    }
-    return rc;
-}
-
 /* Opens the shards that moved since their watermark into m->sh. */
 static int open_moved(mg_t *m, const cn_merge_opts_t *o, const mg_gen_t *g) {
     cn_shard_t *cur = NULL;
@@ -90,9 +78,10 @@ static int open_moved(mg_t *m, const cn_merge_opts_t *o, const mg_gen_t *g) {
     size_t n = 0;
     char **dirs = list_shards(o, &n);
     m->sh = cn_xcalloc(n ? n : 1, sizeof *m->sh);
+    cn_shard_opts_t ro = {.read_only = true}; /* a reader's open rides out the writer's flushes */
     for (size_t i = 0; i < n; i++) {
         cn_shard_t *s = NULL;
-        if (open_shard(dirs[i], &s) < 0) {
+        if (cn_shard_open(dirs[i], &ro, &s) < 0) {
             CN_WARN("merge: shard %s is left out this time: %s", dirs[i], cn_err_detail());
             continue;
         }

@@ -143,8 +143,8 @@ static int get_meta(cn_shard_t *cur, const char *prefix, const char *name, cn_bu
     return rc;
 }
 
-/* Adds the feed records after mark; *ok false when the feed does not continue
-   it (a gap) or its keys pass the budget. */
+/* Adds the feed records after mark, stopping once the budget is passed; *ok
+   false when the feed does not continue it (a gap). */
 static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl, budget_t *bu, bool *ok) {
     cn_iter_t *it = NULL;
     int rc = cn_iter_new(s, CN_CF_FEED, NULL, 0, &it);
@@ -154,15 +154,15 @@ static int read_feed(cn_shard_t *s, uint64_t mark, uint64_t last, keylist_t *kl,
     cn_iter_seek(it, start, sizeof start);
     uint64_t want = mark + 1;
     *ok = true;
-    for (; rc == 0 && *ok && cn_iter_valid(it) && want <= last; cn_iter_next(it), want++) {
+    for (; rc == 0 && *ok && !over_budget(bu) && cn_iter_valid(it) && want <= last;
+         cn_iter_next(it), want++) {
         size_t klen, vl;
         const uint8_t *k = cn_iter_key(it, &klen);
         const uint8_t *v = cn_iter_value(it, &vl);
         *ok = klen == 8 && cn_get_be64(k) == want;
         if (*ok) rc = add_pairs(kl, v, vl, bu);
-        if (over_budget(bu)) *ok = false;
     }
-    if (want <= last) *ok = false;
+    if (want <= last && !over_budget(bu)) *ok = false;
     cn_iter_destroy(&it);
     return rc;
 }
@@ -184,17 +184,14 @@ int mg_feed_plan(mg_shard_t *sh, cn_shard_t *cur, const cn_merge_opts_t *o) {
     cn_buf_free(&v);
     if (rc >= 0) rc = read_feed(sh->s, mark, sh->feed_last, kl, &bu, &ok);
     for (int cf = 0; cf < CN_CF_COUNT_; cf++) {
-        if (rc >= 0 && ok) rc = fetch(sh->s, (cn_cf_t)cf, &kl[cf], &sh->fam[cf], &bu);
-        if (over_budget(&bu)) ok = false;
+        if (rc >= 0 && ok && !over_budget(&bu)) rc = fetch(sh->s, (cn_cf_t)cf, &kl[cf], &sh->fam[cf], &bu);
         for (size_t i = 0; i < kl[cf].n; i++) cn_buf_free(&kl[cf].keys[i]);
         free(kl[cf].keys);
     }
-    if (rc < 0 || !ok) {
-        char why[96];
-        if (over_budget(&bu))
-            snprintf(why, sizeof why, "its new records pass %zu bytes in memory", bu.max);
-        else
-            snprintf(why, sizeof why, "a gap in its feed");
+    bool over = over_budget(&bu);
+    if (rc < 0 || !ok || over) {
+        char why[96] = "a gap in its feed";
+        if (over) snprintf(why, sizeof why, "its new records pass %zu bytes in memory", bu.max);
         CN_WARN("merge: shard %s: read whole, not from its feed after counter %llu (%s)", sh->name,
                 (unsigned long long)mark, rc < 0 ? cn_err_detail() : why);
         mg_feed_free(sh);
@@ -232,16 +229,16 @@ typedef struct {
     size_t pos;
 } delta_src_t;
 
-static int delta_next(void *arg, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
+static bool delta_next(void *arg, const uint8_t **k, size_t *kl, const uint8_t **v, size_t *vl) {
     delta_src_t *src = arg;
-    if (src->pos >= src->d->n) return 0;
+    if (src->pos >= src->d->n) return false;
     const cn_buf_t *key = &src->d->keys[src->pos], *val = &src->d->vals[src->pos];
     src->pos++;
     *k = key->data;
     *kl = key->len;
     *v = val->data;
     *vl = val->len;
-    return 1;
+    return true;
 }
 
 int mg_feed_journal_each(const mg_delta_t *d, cn_journal_cb cb, void *arg) {

@@ -19,7 +19,7 @@ typedef struct cn_rocks_iter cn_rocks_iter_t;
 
 typedef struct {
     bool read_only;        /* no lock; sees the data as of open (see refresh) */
-    bool create;           /* create the database and missing families */
+    bool create;           /* create the database (a writer creates missing families anyway) */
     bool bulk;             /* tuned for bulk loading (larger memtables) */
     size_t block_cache_mb; /* 0: default */
     bool paranoid;         /* fsck: a corrupt record inside the WAL fails the open

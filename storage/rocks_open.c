@@ -13,6 +13,7 @@
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,8 +68,7 @@ static void make_options(cn_rocks_t *r, const cn_rocks_opts_t *o) {
     }
     /* A writer opens every family (open_db), so it creates those a database
        made by an older build lacks (the feed). */
-    rocksdb_options_set_create_missing_column_families(r->opts,
-                                                       o->create || !(o->read_only || o->secondary_dir));
+    rocksdb_options_set_create_missing_column_families(r->opts, !r->read_only);
     /* Large values are zstd already; LZ4 is cheap for the small records. */
     rocksdb_options_set_compression(r->opts, rocksdb_lz4_compression);
     rocksdb_options_set_max_background_jobs(r->opts, 2);
@@ -89,7 +89,7 @@ static void make_options(cn_rocks_t *r, const cn_rocks_opts_t *o) {
        "absent" without a skip-list search (it halved the append cost). Not for
        readers: each family's bloom is cleared at open (3.2 MB each, 16
        families), which was most of a query's time and memory. */
-    if (!(o->read_only || o->secondary_dir)) {
+    if (!r->read_only) {
         rocksdb_options_set_memtable_prefix_bloom_size_ratio(r->opts, 0.05);
         rocksdb_options_set_memtable_whole_key_filtering(r->opts, 1);
     }
@@ -213,33 +213,31 @@ static void close_db(cn_rocks_t *r) {
     r->db = NULL;
 }
 
-/* Whether a write-ahead log (dir/<n>.log) listed before an open is gone. */
+/* The write-ahead logs (dir/<n>.log) by name, up to MAX_LOGS. */
 #define MAX_LOGS 64
-static size_t list_logs(const char *dir, uint64_t *out) {
+typedef struct {
+    char name[MAX_LOGS][NAME_MAX + 1];
+    size_t n;
+} logs_t;
+
+static void list_logs(const char *dir, logs_t *l) {
     DIR *d = opendir(dir);
-    size_t n = 0;
-    for (struct dirent *e; d && n < MAX_LOGS && (e = readdir(d));) {
-        size_t l = strlen(e->d_name);
-        char num[32];
-        if (l < 5 || l - 4 >= sizeof num || strcmp(e->d_name + l - 4, ".log") != 0) continue;
-        memcpy(num, e->d_name, l - 4);
-        num[l - 4] = 0;
-        if (cn_parse_u64(num, &out[n])) n++;
+    l->n = 0;
+    for (struct dirent *e; d && l->n < MAX_LOGS && (e = readdir(d));) {
+        size_t len = strlen(e->d_name);
+        if (len > 4 && strcmp(e->d_name + len - 4, ".log") == 0) memcpy(l->name[l->n++], e->d_name, len + 1);
     }
     if (d) closedir(d);
-    return n;
 }
 
-static bool logs_gone(const char *dir, const uint64_t *before, size_t n) {
-    for (size_t i = 0; i < n; i++) {
-        char name[40];
-        snprintf(name, sizeof name, "%06llu.log", (unsigned long long)before[i]);
-        char *p = cn_path_join(dir, name);
-        bool gone = access(p, F_OK) != 0;
+static bool logs_gone(const char *dir, const logs_t *l) {
+    bool gone = false;
+    for (size_t i = 0; i < l->n && !gone; i++) {
+        char *p = cn_path_join(dir, l->name[i]);
+        gone = access(p, F_OK) != 0;
         free(p);
-        if (gone) return true;
     }
-    return false;
+    return gone;
 }
 
 /* A read-only open races the writer: a compaction deletes a table file the open
@@ -256,12 +254,12 @@ static bool logs_gone(const char *dir, const uint64_t *before, size_t n) {
 static int open_reader(cn_rocks_t *r) {
     int failed = 0, raced = 0;
     for (;;) {
-        uint64_t logs[MAX_LOGS];
-        size_t n = list_logs(r->dir, logs);
+        logs_t logs;
+        list_logs(r->dir, &logs);
         int rc = open_db(r);
         if (rc < 0 && (++failed >= READER_FAILED_TRIES || !strstr(cn_err_detail(), "No such file")))
             return rc;
-        if (rc == 0 && (++raced > READER_RACED_TRIES || !logs_gone(r->dir, logs, n))) return 0;
+        if (rc == 0 && (++raced > READER_RACED_TRIES || !logs_gone(r->dir, &logs))) return 0;
         if (rc == 0) close_db(r);
         cn_sleep_ms(10);
     }
@@ -335,12 +333,14 @@ int cn_rocks_identity(const char *dir, char *out, size_t cap) {
     free(current);
     if (!db) return cn_err(CN_ENOTFOUND, "no database at %s", dir);
     char *path = cn_path_join(dir, "IDENTITY");
-    FILE *f = fopen(path, "re");
+    cn_buf_t id = {0};
+    if (cn_read_file(path, cap - 1, &id) < 0) cn_err_clear(); /* not written yet: "" */
     free(path);
-    size_t n = f ? fread(out, 1, cap - 1, f) : 0;
-    if (f) fclose(f);
-    while (n > 0 && (out[n - 1] == '\n' || out[n - 1] == '\r')) n--;
+    size_t n = CN_MIN(id.len, cap - 1);
+    while (n > 0 && (id.data[n - 1] == '\n' || id.data[n - 1] == '\r')) n--;
+    if (n) memcpy(out, id.data, n);
     out[n] = '\0';
+    cn_buf_free(&id);
     return 0;
 }
 

@@ -210,10 +210,11 @@ void cn_shard_close(cn_shard_t **self_p) {
     *self_p = NULL;
 }
 
-/* No cf_lock: catching up does work only on a secondary, which is read-only, and
-   cn_shard_drop_cf (the lock's only writer) refuses read-only shards. */
 int cn_shard_catch_up(cn_shard_t *s) {
-    return cn_rocks_catch_up(s->db);
+    pthread_rwlock_rdlock(&s->cf_lock); /* as every read: one rule, not a case per call */
+    int rc = cn_rocks_catch_up(s->db);
+    pthread_rwlock_unlock(&s->cf_lock);
+    return rc;
 }
 
 int cn_shard_flush_start(cn_shard_t *s) {
