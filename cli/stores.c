@@ -20,7 +20,7 @@ void cn_stores_close(cn_stores_t *st) {
     }
     free(st->s);
     free(st->name);
-    free(st->won);
+    cn_u64map_free(&st->won);
     memset(st, 0, sizeof *st);
 }
 
@@ -40,7 +40,6 @@ int cn_stores_open(const cn_cli_t *g, bool write, cn_stores_t *st) {
     if (!write && cn_merge_open(data, &merged) == 0) {
         st->s[st->n] = merged;
         st->name[st->n++] = cn_xstrdup("merged");
-        st->merged = true;
     }
     for (size_t i = 0; i < n; i++) {
         char *p = cn_path_join(dir, names[i]);
@@ -66,42 +65,20 @@ int cn_stores_open(const cn_cli_t *g, bool write, cn_stores_t *st) {
     return rc;
 }
 
-uint64_t cn_stores_job_lease(const cn_stores_t *st, uint64_t job_id) {
+/* The highest lease_seq under which job_id committed in any of the stores (0:
+   none): that lease's pointer records count, a lower lease's are fenced. */
+static uint64_t job_lease(const cn_stores_t *st, uint64_t job_id) {
     uint64_t best = 0;
-    for (size_t i = 0; i < st->n; i++) {
-        Canopy__JobCommit *c = NULL;
-        if (cn_shard_job_commit(st->s[i], job_id, 0, &c) < 0) continue;
-        if (c->lease_seq > best) best = c->lease_seq;
-        cn_rec_free(&c->base);
-    }
+    for (size_t i = 0; i < st->n; i++) best = CN_MAX(best, cn_shard_job_top_lease(st->s[i], job_id));
     return best;
-}
-
-/* Fibonacci hashing: job ids are dense and increasing, the product's high bits
-   spread them over the table. */
-static size_t won_slot(const cn_stores_t *st, uint64_t job) {
-    size_t i = (size_t)((job * UINT64_C(0x9E3779B97F4A7C15)) >> 32) & (st->capwon - 1);
-    while (st->won[i].job != 0 && st->won[i].job != job) i = (i + 1) & (st->capwon - 1);
-    return i;
-}
-
-static void won_grow(cn_stores_t *st) {
-    cn_stores_won_t *old = st->won;
-    size_t cap = st->capwon;
-    st->capwon = cap ? 2 * cap : 64;
-    st->won = cn_xcalloc(st->capwon, sizeof *st->won);
-    for (size_t i = 0; i < cap; i++)
-        if (old[i].job) st->won[won_slot(st, old[i].job)] = old[i];
-    free(old);
 }
 
 bool cn_stores_lease_won(cn_stores_t *st, uint64_t job_id, uint64_t lease_seq) {
     if (job_id == 0) return true;
-    if (2 * (st->nwon + 1) > st->capwon) won_grow(st); /* at most half full */
-    size_t i = won_slot(st, job_id);
-    if (st->won[i].job == 0) {
-        st->won[i] = (cn_stores_won_t){job_id, cn_stores_job_lease(st, job_id)};
-        st->nwon++;
+    uint64_t won1; /* 1 + the winning lease: the map holds no zeros */
+    if (!cn_u64map_lookup(&st->won, job_id, &won1)) {
+        won1 = 1 + job_lease(st, job_id);
+        cn_u64map_set(&st->won, job_id, won1);
     }
-    return st->won[i].lease == lease_seq;
+    return won1 - 1 == lease_seq;
 }

@@ -8,24 +8,18 @@
 
 #include "cli.h"
 #include "shard.h"
+#include "u64map.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
-
-/* One job's winning lease, as cached by cn_stores_lease_won. */
-typedef struct {
-    uint64_t job, lease; /* job 0: an empty slot; lease 0: the job has no commit record */
-} cn_stores_won_t;
 
 /* The stores, in reading order. */
 typedef struct {
     cn_shard_t **s;
     char **name; /* "merged" or the shard's directory name */
     size_t n;
-    bool merged;          /* s[0] is the merged store */
-    cn_stores_won_t *won; /* open-addressing hash by job, cap a power of two */
-    size_t nwon, capwon;
+    cn_u64map_t won; /* job -> 1 + its winning lease (0 + 1: no commit record), as asked */
 } cn_stores_t;
 
 /* Readers (write false): the merged store, if any, then every shard, both
@@ -35,13 +29,10 @@ typedef struct {
 int cn_stores_open(const cn_cli_t *g, bool write, cn_stores_t *st);
 void cn_stores_close(cn_stores_t *st);
 
-/* The highest lease_seq under which job_id committed in any of the stores (0:
-   none): that lease's pointer records count, a lower lease's are fenced. */
-uint64_t cn_stores_job_lease(const cn_stores_t *st, uint64_t job_id);
-/* True when lease_seq is job_id's winning lease (cn_stores_job_lease), so its
-   records count; false for a fenced or never committed lease. Records older
-   than job ids (job 0) always count. Each job's commit records are read once
-   and kept until cn_stores_close. */
+/* True when lease_seq is job_id's winning lease (the highest under which it
+   committed in any store, so its records count); false for a fenced or never
+   committed lease. Records older than job ids (job 0) always count. Each job's
+   commit keys are read once and kept until cn_stores_close. */
 bool cn_stores_lease_won(cn_stores_t *st, uint64_t job_id, uint64_t lease_seq);
 
 #endif

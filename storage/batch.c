@@ -400,6 +400,22 @@ int cn_shard_commit_job(cn_shard_t *s, cn_batch_t *pointers, const cn_job_commit
     return cn_shard_commit_jobs(s, &pointers, c, 1);
 }
 
+uint64_t cn_shard_job_top_lease(cn_shard_t *s, uint64_t job_id) {
+    uint8_t key[16];
+    job_key(key, job_id, 0);
+    cn_iter_t *it = NULL;
+    if (cn_iter_new(s, CN_CF_JOBS, key, 8, &it) < 0) {
+        cn_err_clear();
+        return 0;
+    }
+    cn_iter_seek_last(it);
+    size_t kl = 0;
+    const uint8_t *k = cn_iter_valid(it) ? cn_iter_key(it, &kl) : NULL;
+    uint64_t lease = k && kl == sizeof key ? cn_get_be64(k + 8) : 0; /* job, then lease */
+    cn_iter_destroy(&it);
+    return lease;
+}
+
 int cn_shard_job_commit(cn_shard_t *s, uint64_t job_id, uint64_t lease_seq, Canopy__JobCommit **out) {
     *out = NULL;
     uint8_t key[16];

@@ -220,7 +220,7 @@ void mg_feed_pending(mg_t *m, size_t si, cn_cf_t cf, const uint8_t *k, size_t kl
 }
 
 bool mg_lease_uncommitted(const mg_t *m, uint64_t lease) {
-    return !mg_map_get(&m->committed, lease, NULL);
+    return !cn_u64map_lookup(&m->committed, lease, NULL);
 }
 
 /* A delta's journal records as a cn_journal_next_fn source. */

@@ -9,18 +9,9 @@
 #include "journal.h"
 #include "merge.h"
 #include "shard_int.h"
+#include "u64map.h"
 
 #include <pthread.h>
-
-/* ---- a u64 -> u64 map (open addressing; key 0 is never stored) ---- */
-typedef struct {
-    uint64_t *keys, *vals;
-    size_t cap, n;
-} mg_map_t;
-void mg_map_free(mg_map_t *m);
-void mg_map_put(mg_map_t *m, uint64_t k, uint64_t v);
-/* True and *v when k is present. */
-bool mg_map_get(const mg_map_t *m, uint64_t k, uint64_t *v);
 
 /* ---- how each family is merged ---- */
 typedef enum {
@@ -93,9 +84,9 @@ typedef struct {
     void *stop_arg;
     const cn_merge_opts_t *opts;
     uint64_t families_done;
-    mg_map_t won_before; /* job -> lease merged before this run */
-    mg_map_t top;        /* job -> its highest committed lease seen in this run */
-    mg_map_t lease;      /* lease -> MG_OLD / MG_NEW */
+    cn_u64map_t won_before; /* job -> lease merged before this run */
+    cn_u64map_t top;        /* job -> its highest committed lease seen in this run */
+    cn_u64map_t lease;      /* lease -> MG_OLD / MG_NEW */
     mg_commit_t *commits;
     size_t ncommits;
     uint64_t *superseded; /* leases merged before that lost to a higher one */
@@ -104,11 +95,11 @@ typedef struct {
     size_t njentries;
     mg_jentry_t *jdups; /* copies of an entry in other shards (new_id: index in jentries) */
     size_t njdups;
-    mg_map_t committed;      /* lease -> 1 for every commit record seen */
-    mg_map_t evidence;       /* job -> a lease seen without any commit (problems) */
-    mg_map_t evidence_shard; /* job -> 1 + index of the shard it was seen in */
-    bool rebuild_scanidx;    /* a superseded lease had journal entries */
-    pthread_mutex_t mu;      /* report fields shared by family threads */
+    cn_u64map_t committed;      /* lease -> 1 for every commit record seen */
+    cn_u64map_t evidence;       /* job -> a lease seen without any commit (problems) */
+    cn_u64map_t evidence_shard; /* job -> 1 + index of the shard it was seen in */
+    bool rebuild_scanidx;       /* a superseded lease had journal entries */
+    pthread_mutex_t mu;         /* report fields shared by family threads */
 } mg_t;
 
 int mg_lease_class(const mg_t *m, uint64_t lease);

@@ -12,55 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* ---- a u64 -> u64 map ---- */
-
-static size_t map_slot(uint64_t k, size_t cap) {
-    k ^= k >> 33;
-    k *= 0xff51afd7ed558ccdULL;
-    k ^= k >> 33;
-    return (size_t)k & (cap - 1);
-}
-
-static void map_grow(mg_map_t *m) {
-    mg_map_t n = {.cap = m->cap ? 2 * m->cap : 64};
-    n.keys = cn_xcalloc(n.cap, sizeof *n.keys);
-    n.vals = cn_xcalloc(n.cap, sizeof *n.vals);
-    for (size_t i = 0; i < m->cap; i++)
-        if (m->keys[i]) mg_map_put(&n, m->keys[i], m->vals[i]);
-    mg_map_free(m);
-    *m = n;
-}
-
-void mg_map_put(mg_map_t *m, uint64_t k, uint64_t v) {
-    if (k == 0) return;
-    if (2 * (m->n + 1) > m->cap) map_grow(m);
-    size_t i = map_slot(k, m->cap);
-    while (m->keys[i] && m->keys[i] != k) i = (i + 1) & (m->cap - 1);
-    if (!m->keys[i]) m->n++;
-    m->keys[i] = k;
-    m->vals[i] = v;
-}
-
-bool mg_map_get(const mg_map_t *m, uint64_t k, uint64_t *v) {
-    if (!m->cap || k == 0) return false;
-    for (size_t i = map_slot(k, m->cap); m->keys[i]; i = (i + 1) & (m->cap - 1)) {
-        if (m->keys[i] == k) {
-            if (v) *v = m->vals[i];
-            return true;
-        }
-    }
-    return false;
-}
-
-void mg_map_free(mg_map_t *m) {
-    free(m->keys);
-    free(m->vals);
-    memset(m, 0, sizeof *m);
-}
-
 int mg_lease_class(const mg_t *m, uint64_t lease) {
     uint64_t v;
-    return mg_map_get(&m->lease, lease, &v) ? (int)v : MG_DROP;
+    return cn_u64map_lookup(&m->lease, lease, &v) ? (int)v : MG_DROP;
 }
 
 /* lease_seq increases cluster-wide and every attempt gets a new one, so an
@@ -68,7 +22,7 @@ int mg_lease_class(const mg_t *m, uint64_t lease) {
    committed lease wins, and later merges only see higher ones win. */
 bool mg_lease_fenced(const mg_t *m, uint64_t job, uint64_t lease) {
     uint64_t top = 0;
-    if (!mg_map_get(&m->top, job, &top)) mg_map_get(&m->won_before, job, &top);
+    if (!cn_u64map_lookup(&m->top, job, &top)) cn_u64map_lookup(&m->won_before, job, &top);
     return lease < top;
 }
 
@@ -107,9 +61,10 @@ static int read_merged_commits(mg_t *m) {
         const uint8_t *k = cn_iter_key(it, &kl);
         if (kl != 16) continue;
         uint64_t job = cn_get_be64(k), lease = cn_get_be64(k + 8), cur = 0;
-        if (!mg_map_get(&m->won_before, job, &cur) || cur < lease) mg_map_put(&m->won_before, job, lease);
-        mg_map_put(&m->lease, lease, MG_OLD);
-        mg_map_put(&m->committed, lease, 1);
+        if (!cn_u64map_lookup(&m->won_before, job, &cur) || cur < lease)
+            cn_u64map_set(&m->won_before, job, lease);
+        cn_u64map_set(&m->lease, lease, MG_OLD);
+        cn_u64map_set(&m->committed, lease, 1);
     }
     cn_iter_destroy(&it);
     return rc;
@@ -130,7 +85,7 @@ static void add_commit(mg_t *m, size_t si, const uint8_t *k, size_t kl, const ui
     }
     m->commits[m->ncommits++] =
         (mg_commit_t){cn_get_be64(k), cn_get_be64(k + 8), si, (Canopy__JobCommit *)msg, false};
-    mg_map_put(&m->committed, cn_get_be64(k + 8), 1);
+    cn_u64map_set(&m->committed, cn_get_be64(k + 8), 1);
 }
 
 /* The shard's commit records: its new ones (from its feed) or all. */
@@ -166,7 +121,7 @@ static int cmp_commit(const void *a, const void *b, void *arg) {
 static void resolve_job(mg_t *m, mg_commit_t *c, size_t n) {
     cn_merge_count_t *cnt = &m->rep->records[CN_CF_JOBS];
     uint64_t before = 0, best = c[n - 1].lease_seq;
-    bool merged = mg_map_get(&m->won_before, c[0].job_id, &before);
+    bool merged = cn_u64map_lookup(&m->won_before, c[0].job_id, &before);
     uint64_t leases[16];
     size_t nl = 0;
     cn_buf_t where = {0};
@@ -183,7 +138,7 @@ static void resolve_job(mg_t *m, mg_commit_t *c, size_t n) {
         mg_problem_add(m->rep, c[0].job_id, "more than one committed result", leases, nl,
                        cn_buf_cstr(&where));
     cn_buf_free(&where);
-    mg_map_put(&m->top, c[0].job_id, CN_MAX(before, best));
+    cn_u64map_set(&m->top, c[0].job_id, CN_MAX(before, best));
     if (merged && before >= best) {
         for (size_t i = 0; i < n; i++) {
             if (c[i].lease_seq == before)
@@ -193,9 +148,9 @@ static void resolve_job(mg_t *m, mg_commit_t *c, size_t n) {
         }
         return;
     }
-    mg_map_put(&m->lease, best, MG_NEW);
+    cn_u64map_set(&m->lease, best, MG_NEW);
     if (merged) { /* merged before under a lower lease: that one is fenced now */
-        mg_map_put(&m->lease, before, MG_DROP);
+        cn_u64map_set(&m->lease, before, MG_DROP);
         m->superseded = cn_xrealloc(m->superseded, (m->nsuperseded + 1) * sizeof *m->superseded);
         m->superseded[m->nsuperseded++] = before;
     }
@@ -232,10 +187,10 @@ void mg_jobs_free(mg_t *m) {
     free(m->jentries);
     free(m->jdups);
     free(m->superseded);
-    mg_map_free(&m->won_before);
-    mg_map_free(&m->top);
-    mg_map_free(&m->lease);
-    mg_map_free(&m->committed);
-    mg_map_free(&m->evidence);
-    mg_map_free(&m->evidence_shard);
+    cn_u64map_free(&m->won_before);
+    cn_u64map_free(&m->top);
+    cn_u64map_free(&m->lease);
+    cn_u64map_free(&m->committed);
+    cn_u64map_free(&m->evidence);
+    cn_u64map_free(&m->evidence_shard);
 }

@@ -19,11 +19,11 @@
 
 /* ---- superseded leases ---- */
 
-static bool superseded(const mg_map_t *set, uint64_t lease) {
-    return mg_map_get(set, lease, NULL);
+static bool superseded(const cn_u64map_t *set, uint64_t lease) {
+    return cn_u64map_lookup(set, lease, NULL);
 }
 
-static int drop_in_family(mg_t *m, const mg_rule_t *r, const mg_map_t *set, cn_rocks_batch_t *wb) {
+static int drop_in_family(mg_t *m, const mg_rule_t *r, const cn_u64map_t *set, cn_rocks_batch_t *wb) {
     cn_iter_t *it = NULL;
     int rc = cn_iter_new(m->out, r->cf, NULL, 0, &it);
     for (; rc == 0 && cn_iter_valid(it); cn_iter_next(it)) {
@@ -53,8 +53,8 @@ static int drop_in_family(mg_t *m, const mg_rule_t *r, const mg_map_t *set, cn_r
 
 int mg_jobs_supersede(mg_t *m) {
     if (m->nsuperseded == 0) return 0;
-    mg_map_t set = {0};
-    for (size_t i = 0; i < m->nsuperseded; i++) mg_map_put(&set, m->superseded[i], 1);
+    cn_u64map_t set = {0};
+    for (size_t i = 0; i < m->nsuperseded; i++) cn_u64map_set(&set, m->superseded[i], 1);
     cn_rocks_batch_t *wb = cn_rocks_batch_new();
     int rc = 0;
     for (int cf = 0; cf < CN_CF_COUNT_ && rc == 0; cf++) {
@@ -68,7 +68,7 @@ int mg_jobs_supersede(mg_t *m) {
         CN_INFO("merge: %zu records of %zu superseded (fenced) leases left the merged store", n,
                 m->nsuperseded);
     cn_rocks_batch_destroy(&wb);
-    mg_map_free(&set);
+    cn_u64map_free(&set);
     return rc;
 }
 
@@ -95,8 +95,8 @@ static int collect_entry(void *arg, const Canopy__JournalEntry *e, bool committe
         if (!e->cause || !mg_lease_fenced(m, e->cause->job_id, lease))
             mg_feed_pending(m, c->shard, CN_CF_JOURNAL, key, sizeof key);
         if (e->cause && e->cause->job_id) {
-            mg_map_put(&m->evidence, e->cause->job_id, lease ? lease : 1);
-            mg_map_put(&m->evidence_shard, e->cause->job_id, c->shard + 1);
+            cn_u64map_set(&m->evidence, e->cause->job_id, lease ? lease : 1);
+            cn_u64map_set(&m->evidence_shard, e->cause->job_id, c->shard + 1);
         }
         cnt->dropped++;
         return 0;
@@ -241,7 +241,7 @@ int mg_journal_merge(mg_t *m) {
 /* Pointer keys that name a shard journal id get the merged id, so that fsck
    of the merged store finds every listed pointer. ids: old -> new journal id
    of the commit's shard. */
-static void renumber(const mg_map_t *ids, const mg_commit_t *c) {
+static void renumber(const cn_u64map_t *ids, const mg_commit_t *c) {
     for (size_t i = 0; i < c->jc->n_pointer; i++) {
         Canopy__PointerRef *p = c->jc->pointer[i];
         uint8_t *k = p->key.data;
@@ -253,16 +253,16 @@ static void renumber(const mg_map_t *ids, const mg_commit_t *c) {
         else
             continue;
         uint64_t id = 0;
-        if (mg_map_get(ids, cn_get_be64(k + off), &id)) cn_put_be64(k + off, id);
+        if (cn_u64map_lookup(ids, cn_get_be64(k + off), &id)) cn_put_be64(k + off, id);
     }
 }
 
 int mg_jobs_write(mg_t *m) {
-    mg_map_t *ids = cn_xcalloc(m->nsh ? m->nsh : 1, sizeof *ids);
+    cn_u64map_t *ids = cn_xcalloc(m->nsh ? m->nsh : 1, sizeof *ids);
     for (size_t i = 0; i < m->njentries; i++)
-        mg_map_put(&ids[m->jentries[i].shard], m->jentries[i].old_id, m->jentries[i].new_id);
+        cn_u64map_set(&ids[m->jentries[i].shard], m->jentries[i].old_id, m->jentries[i].new_id);
     for (size_t i = 0; i < m->njdups; i++) /* new_id holds the index of the kept entry */
-        mg_map_put(&ids[m->jdups[i].shard], m->jdups[i].old_id, m->jentries[m->jdups[i].new_id].new_id);
+        cn_u64map_set(&ids[m->jdups[i].shard], m->jdups[i].old_id, m->jentries[m->jdups[i].new_id].new_id);
     cn_rocks_batch_t *wb = cn_rocks_batch_new();
     cn_buf_t v = {0};
     int rc = 0;
@@ -284,7 +284,7 @@ int mg_jobs_write(mg_t *m) {
     if (rc == 0 && cn_rocks_batch_count(wb)) rc = cn_rocks_write(m->out->db, wb, false);
     cn_buf_free(&v);
     cn_rocks_batch_destroy(&wb);
-    for (size_t i = 0; i < m->nsh; i++) mg_map_free(&ids[i]);
+    for (size_t i = 0; i < m->nsh; i++) cn_u64map_free(&ids[i]);
     free(ids);
     return rc;
 }
@@ -295,12 +295,13 @@ static int cmp_job(const void *key, const void *elem) {
 }
 
 void mg_jobs_unfinished(mg_t *m) {
-    for (size_t i = 0; i < m->evidence.cap; i++) {
-        uint64_t job = m->evidence.keys[i];
-        if (!job || mg_map_get(&m->won_before, job, NULL)) continue;
+    uint64_t job;
+    void *val;
+    for (size_t pos = 0; cn_u64map_next(&m->evidence, &pos, &job, &val);) {
+        if (cn_u64map_lookup(&m->won_before, job, NULL)) continue;
         if (m->ncommits && bsearch(&job, m->commits, m->ncommits, sizeof *m->commits, cmp_job)) continue;
-        uint64_t lease = m->evidence.vals[i], shard = 0;
-        mg_map_get(&m->evidence_shard, job, &shard);
+        uint64_t lease = (uintptr_t)val, shard = 0;
+        cn_u64map_lookup(&m->evidence_shard, job, &shard);
         mg_problem_add(m->rep, job, "no committed result", &lease, 1, shard ? m->sh[shard - 1].name : "");
     }
 }

@@ -151,6 +151,9 @@ int cn_shard_commit_job(cn_shard_t *s, cn_batch_t *pointers, const cn_job_commit
 int cn_shard_commit_jobs(cn_shard_t *s, cn_batch_t **pointers, const cn_job_commit_t *c, size_t n);
 /* Looks up a job's commit for lease_seq (0: the highest). *out: free with cn_rec_free. */
 int cn_shard_job_commit(cn_shard_t *s, uint64_t job_id, uint64_t lease_seq, Canopy__JobCommit **out);
+/* The highest lease_seq under which the job committed here (0: none), from the
+   commit records' keys alone (nothing unpacked). */
+uint64_t cn_shard_job_top_lease(cn_shard_t *s, uint64_t job_id);
 
 /* ---- iteration (prefix scans in key order) ---- */
 typedef struct cn_iter cn_iter_t;

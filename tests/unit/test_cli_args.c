@@ -317,7 +317,7 @@ static void test_only_the_highest_committed_lease_counts(void **state) {
             assert_true(cn_stores_lease_won(&st, job, job + 1000));
             assert_false(cn_stores_lease_won(&st, job, job + 999));
         }
-    assert_int_equal(st.nwon, 2 + 300);
+    assert_int_equal(st.won.n, 2 + 300);
     Canopy__Heads *h = NULL;
     assert_int_equal(cn_repo_latest_heads(sh[0], 1, &h), 0); /* unfiltered: the newest */
     assert_int_equal(h->lease_seq, 13);
