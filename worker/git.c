@@ -71,7 +71,9 @@ int cn_git_fail(int code, const char *what) {
     return cn_err(code, "%s: %s", what, msg);
 }
 
-int cn_git_open_repo(const char *dir, cn_git_t **out) {
+int cn_git_open(const char *dir, cn_git_t **out) {
+    cn_git_init();
+    *out = NULL;
     cn_git_t *g = cn_xcalloc(1, sizeof *g);
     if (git_repository_open_ext(&g->repo, dir, GIT_REPOSITORY_OPEN_NO_SEARCH, NULL) < 0) {
         free(g);
@@ -84,12 +86,6 @@ int cn_git_open_repo(const char *dir, cn_git_t **out) {
     }
     *out = g;
     return 0;
-}
-
-int cn_git_open(const char *dir, cn_git_t **out) {
-    cn_git_init();
-    *out = NULL;
-    return cn_git_open_repo(dir, out);
 }
 
 /* Bytes of resolved trees (and their delta bases) each handle keeps. */
@@ -114,8 +110,7 @@ static cn_pack_reader_t *reader_of(cn_git_t *g) {
 }
 
 int cn_git_open_sibling(cn_git_t *g, cn_git_t **out) {
-    *out = NULL;
-    int rc = cn_git_open_repo(git_repository_path(g->repo), out);
+    int rc = cn_git_open(git_repository_path(g->repo), out);
     if (rc < 0) return rc;
     if (packs_of(g)) (*out)->packs = cn_packs_ref(g->packs);
     (*out)->no_packs = g->no_packs;

@@ -8,7 +8,5 @@
 /* Maps libgit2's last error to code with "what: libgit2's message" as detail;
    returns code. */
 int cn_git_fail(int code, const char *what);
-/* Opens the repository at dir (no search upwards) with its object database. */
-int cn_git_open_repo(const char *dir, cn_git_t **out);
 
 #endif

@@ -227,5 +227,5 @@ int cn_git_mirror(const char *dir, const char *url, const cn_git_fetch_opts_t *o
         rc = clone_into(dir, url, o);
     }
     if (rc < 0) return rc;
-    return cn_git_open_repo(dir, out);
+    return cn_git_open(dir, out);
 }

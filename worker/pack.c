@@ -290,10 +290,6 @@ static size_t hash_key(uint64_t key, size_t nbucket) {
     return (size_t)((key * 0x9e3779b97f4a7c15ull) >> 32) & (nbucket - 1);
 }
 
-static size_t bucket_of(const cn_pack_reader_t *r, uint64_t key) {
-    return hash_key(key, r->nbucket);
-}
-
 static void unlink_recency(cn_pack_reader_t *r, cn_pack_obj_t *o) {
     if (o->prev)
         o->prev->next = o->next;
@@ -319,7 +315,7 @@ void cn_pack_obj_release(cn_pack_obj_t *o) {
 }
 
 static void evict(cn_pack_reader_t *r, cn_pack_obj_t *o) {
-    cn_pack_obj_t **pp = &r->bucket[bucket_of(r, o->key)];
+    cn_pack_obj_t **pp = &r->bucket[hash_key(o->key, r->nbucket)];
     while (*pp != o) pp = &(*pp)->hnext;
     *pp = o->hnext;
     unlink_recency(r, o);
@@ -329,7 +325,7 @@ static void evict(cn_pack_reader_t *r, cn_pack_obj_t *o) {
 }
 
 static cn_pack_obj_t *cache_get(cn_pack_reader_t *r, uint64_t key) {
-    for (cn_pack_obj_t *o = r->bucket[bucket_of(r, key)]; o; o = o->hnext)
+    for (cn_pack_obj_t *o = r->bucket[hash_key(key, r->nbucket)]; o; o = o->hnext)
         if (o->key == key) {
             unlink_recency(r, o);
             push_newest(r, o);
@@ -360,7 +356,7 @@ static void cache_put(cn_pack_reader_t *r, cn_pack_obj_t *o) {
     if (o->mem > r->limit / 4) return;
     while (r->oldest && r->bytes + o->mem > r->limit) evict(r, r->oldest);
     if (++r->count > r->nbucket) grow(r);
-    size_t at = bucket_of(r, o->key);
+    size_t at = hash_key(o->key, r->nbucket);
     o->hnext = r->bucket[at];
     r->bucket[at] = o;
     push_newest(r, o);
